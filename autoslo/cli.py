@@ -1,0 +1,207 @@
+"""The `autoslo` command. Heavy libraries (torch, ray, prefect, polars) load only inside the
+commands that need them, so ``autoslo --help`` answers at once.
+
+User mistakes (`AutosloError`) print one line per problem on stderr and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from autoslo.errors import AutosloError, NotBuiltError
+
+if TYPE_CHECKING:
+    from autoslo.config import FileReport
+    from autoslo.datatree import DataTree
+
+app = typer.Typer(
+    name="autoslo",
+    help="Find the cheapest Amazon Redshift execution config that meets your latency SLOs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+_PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True,
+                "help_option_names": ["-h", "--help"]}
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", help="Data root (default: $AUTOSLO_DATA_DIR or ./data).")] = None,
+) -> None:
+    from autoslo.datatree import DataTree
+
+    ctx.obj = DataTree(data_dir)
+
+
+def _not_built(command: str, capability: str, issue: int) -> NoReturn:
+    raise NotBuiltError(f"autoslo {command}: not built yet: {capability} (issue {issue}); "
+                        "nothing was run")
+
+
+# ---- validate ----------------------------------------------------------------------------------
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Files or folders to check (default: every input under the data root).")] = None,
+    kind: Annotated[str | None, typer.Option(
+        help="Kind of the given files, when their folder does not tell it.")] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", help="NAME=VALUE for ${NAME} placeholders (then every file must resolve).")
+    ] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Dotted override, e.g. pool.clusters.0.rpu=16 (value parsed as YAML).")
+    ] = None,
+) -> None:
+    """Check input files against their schema and references; one line per file."""
+    from autoslo.config import (
+        FILE_KINDS,
+        discover_inputs,
+        inspect_file,
+        parse_overrides,
+        parse_params,
+    )
+    from autoslo.datatree import display_path
+
+    tree: DataTree = ctx.obj
+    if kind is not None and kind not in FILE_KINDS:
+        raise AutosloError(f"--kind must be one of {', '.join(FILE_KINDS)}, got {kind!r}")
+    params = parse_params(param or [])
+    overrides = parse_overrides(set_ or [])
+    resolve = bool(params)
+    targets = discover_inputs(tree) if not paths else _expand(paths, kind)
+    if not targets:
+        where = display_path(paths[0]) if paths else display_path(tree.root)
+        raise AutosloError(f"{where}: no input files found to validate")
+    reports = [inspect_file(path, file_kind, tree, params=params, overrides=overrides,
+                            resolve=resolve)  # type: ignore[arg-type]
+               for path, file_kind in targets]
+    _print_reports(reports)
+    if any(r.status == "error" for r in reports):
+        raise typer.Exit(2)
+    if params:
+        used = set().union(*(r.used_params for r in reports))
+        unused = sorted(set(params) - used)
+        if unused:
+            raise AutosloError(f"--param {unused[0]} is not used by any file given "
+                               f"(placeholders used: {', '.join(sorted(used)) or 'none'})")
+    if any(r.status == "error" for r in reports):
+        raise typer.Exit(2)
+
+
+def _expand(paths: list[Path], kind: str | None) -> list[tuple[Path, str | None]]:
+    from autoslo.config import infer_kind
+    from autoslo.datatree import display_path
+
+    targets: list[tuple[Path, str | None]] = []
+    for path in paths:
+        if not path.exists():
+            raise AutosloError(f"{display_path(path)}: does not exist")
+        if path.is_dir() and not (path / "workload.yml").is_file():
+            found = [p for p in sorted(path.rglob("*")) if
+                     (p.suffix == ".yml" and p.name != "workload.yml") or
+                     (p.is_dir() and (p / "workload.yml").is_file())]
+            targets.extend((p, kind or infer_kind(p)) for p in found)
+        else:
+            targets.append((path, kind))
+    return targets
+
+
+def _print_reports(reports: list[FileReport]) -> None:
+    from autoslo.datatree import display_path
+
+    counts = {"ok": 0, "template": 0, "pending": 0, "error": 0}
+    rows = []
+    for report in reports:
+        counts[report.status] += 1
+        if report.status == "error":
+            for line in report.problems:
+                typer.echo(line, err=True)
+            continue
+        detail = report.summary
+        if report.status == "template":
+            detail = f"template, needs {', '.join('${' + n + '}' for n in report.needs)}"
+        elif report.status == "pending":
+            detail = f"{detail}; pending: {'; '.join(report.problems)}"
+        rows.append((report.status, report.kind or "?", display_path(report.path), detail))
+    if rows:
+        width_kind = max(len(r[1]) for r in rows)
+        width_path = max(len(r[2]) for r in rows)
+        for status, kind, path, detail in rows:
+            typer.echo(f"{status:<8}  {kind:<{width_kind}}  {path:<{width_path}}  {detail}")
+    typer.echo(f"{len(reports)} file(s): {counts['ok']} ok, {counts['template']} template(s), "
+               f"{counts['pending']} pending, {counts['error']} error(s)")
+
+
+# ---- entry points still to come (each says what is missing, runs nothing) -----------------------
+
+@app.command(context_settings=_PASSTHROUGH)
+def tune() -> None:
+    """Search for the cheapest execution config that meets the SLOs (not built yet)."""
+    _not_built("tune", "the tuner (Optuna search over simulated scenarios)", 7)
+
+
+@app.command(context_settings=_PASSTHROUGH)
+def execute() -> None:
+    """Run (workload, execution config) combinations on the simulator or live (not built yet)."""
+    _not_built("execute", "manifest execution on the simulator and on live clusters", 6)
+
+
+@app.command(context_settings=_PASSTHROUGH)
+def plot() -> None:
+    """Draw the SLO performance of execution outputs into a PNG (not built yet)."""
+    _not_built("plot", "result aggregation and Plotly/Kaleido panels", 8)
+
+
+@app.command(context_settings=_PASSTHROUGH)
+def simulate() -> None:
+    """Simulate one (workload, execution config) combination (not built yet)."""
+    _not_built("simulate", "the compiled Redshift pool simulator", 3)
+
+
+@app.command(context_settings=_PASSTHROUGH)
+def workload() -> None:
+    """Generate, import and forecast workloads (not built yet)."""
+    _not_built("workload", "workload generators, importers and forecasts", 5)
+
+
+@app.command(context_settings=_PASSTHROUGH)
+def model() -> None:
+    """Pretrain, fine-tune and query runtime models (not built yet)."""
+    _not_built("model", "the Bellamy-style runtime models", 4)
+
+
+def main() -> None:
+    """Console entry point: user mistakes become one line on stderr and exit code 2."""
+    try:
+        result = app(standalone_mode=False)
+    except AutosloError as exc:
+        typer.echo(str(exc), err=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Strict configs: pydantic models for every input file, YAML loading, placeholders, overrides.
+
+Public face: the models, `load_model`, `resolve_execution_config`, `parse_params`,
+`parse_overrides`, and `inspect_file` / `discover_inputs` for `autoslo validate`.
+"""
+
+from autoslo.config._files import (
+    FILE_KINDS,
+    MODELS,
+    FileKind,
+    FileReport,
+    ResolvedExecutionConfig,
+    check_params_used,
+    check_references,
+    discover_inputs,
+    infer_kind,
+    inspect_file,
+    load_model,
+    parse_file,
+    references,
+    resolve_execution_config,
+)
+from autoslo.config._yaml import (
+    apply_overrides,
+    get_path,
+    parse_overrides,
+    parse_params,
+    parse_value,
+    split_path,
+    substitute,
+)
+from autoslo.config.execution import ExecutionConfig
+from autoslo.config.manifests import ExecutionManifest, PlottingManifest, TuningManifest
+from autoslo.config.prices import PriceTable
+from autoslo.config.slo import SloSpec
+from autoslo.config.tuner import TunerConfig
+from autoslo.config.workload import WorkloadMeta, check_queries_table
+
+__all__ = [
+    "FILE_KINDS", "MODELS", "ExecutionConfig", "ExecutionManifest", "FileKind", "FileReport",
+    "PlottingManifest", "PriceTable", "ResolvedExecutionConfig", "SloSpec", "TunerConfig",
+    "TuningManifest", "WorkloadMeta", "apply_overrides", "check_params_used",
+    "check_queries_table", "check_references", "discover_inputs", "get_path", "infer_kind",
+    "inspect_file", "load_model", "parse_file", "parse_overrides", "parse_params", "parse_value",
+    "references", "resolve_execution_config", "split_path", "substitute",
+]

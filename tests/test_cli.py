@@ -1,0 +1,99 @@
+"""The command line: fast help, honest 'not built yet', validate on the shipped examples."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = ["torch", "ray", "prefect", "polars", "optuna", "numba", "plotly", "pydantic", "boto3"]
+
+
+def test_help_lists_every_entry_point_without_heavy_imports() -> None:
+    script = (
+        "import sys\n"
+        "sys.argv = ['autoslo', '--help']\n"
+        "from autoslo.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print('LOADED', [m for m in {HEAVY!r} if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
+                         text=True).stdout
+    for command in ("validate", "tune", "execute", "plot", "simulate", "workload", "model"):
+        assert f"  {command} " in out
+    assert "LOADED []" in out
+
+
+@pytest.mark.parametrize(("command", "issue"), [
+    ("tune", 7), ("execute", 6), ("plot", 8), ("simulate", 3), ("workload", 5), ("model", 4)])
+def test_unbuilt_commands_say_so_and_exit_2(cli, command: str, issue: int) -> None:
+    result = cli(command, "--manifest", "data/manifests/tuning/example.yml")
+    assert result.code == 2
+    lines = result.err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"autoslo {command}: not built yet: ")
+    assert f"(issue {issue}); nothing was run" in lines[0]
+    assert result.out == ""
+
+
+def test_validate_passes_on_every_shipped_example(monkeypatch: pytest.MonkeyPatch, cli) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.delenv("AUTOSLO_DATA_DIR", raising=False)
+    result = cli("validate")
+    assert result.code == 0, result.err
+    assert result.err == ""
+    lines = result.out.splitlines()
+    kinds = {line.split()[1] for line in lines[:-1]}
+    assert kinds == {"execution-config", "tuner-config", "slo", "prices", "tuning-manifest",
+                     "execution-manifest", "plotting-manifest", "workload"}
+    assert all(line.split()[0] in ("ok", "template") for line in lines[:-1])
+    assert lines[-1].endswith("0 pending, 0 error(s)")
+
+
+def test_template_reported_then_resolved(data_dir: Path, cli) -> None:
+    result = cli("validate", "data/execution_configs/examples/mmc.yml")
+    assert result.code == 0
+    assert "template, needs ${SLOTS}" in result.out
+    result = cli("validate", "data/execution_configs/examples/mmc.yml", "--param", "SLOTS=4")
+    assert result.code == 0
+    assert result.out.startswith("ok")
+
+
+def test_pending_tuned_reference_is_not_an_error(data_dir: Path, cli) -> None:
+    manifest = data_dir / "manifests" / "execution" / "later.yml"
+    manifest.write_text("workloads: [workloads/example]\nexecution_configs:\n"
+                        "  - tuned: serverless-example-0123abcd\n")
+    result = cli("validate", "data/manifests/execution/later.yml")
+    assert result.code == 0, result.err
+    assert result.out.startswith("pending")
+    assert "tuner run 'serverless-example-0123abcd' has not written" in result.out
+    tuned = data_dir / "execution_configs" / "tuned" / "serverless-example-0123abcd.yml"
+    tuned.parent.mkdir(parents=True)
+    tuned.write_text((data_dir / "execution_configs/examples/serverless-pool.yml").read_text())
+    result = cli("validate", "data/manifests/execution/later.yml")
+    assert result.out.startswith("ok")
+
+
+def test_files_outside_the_data_tree(tmp_path: Path, data_dir: Path, cli) -> None:
+    elsewhere = tmp_path / "elsewhere.yml"
+    elsewhere.write_text((data_dir / "slos" / "example.yml").read_text())
+    result = cli("validate", str(elsewhere), "--kind", "slo")
+    assert result.code == 0, result.err
+    assert result.out.startswith("ok")
+
+
+def test_validate_a_folder(data_dir: Path, cli) -> None:
+    result = cli("validate", "data/manifests")
+    assert result.code == 0
+    assert len(result.out.splitlines()) == 4
+
+
+def test_data_dir_option(tmp_path: Path, data_dir: Path, cli, monkeypatch) -> None:
+    monkeypatch.delenv("AUTOSLO_DATA_DIR")
+    monkeypatch.chdir(tmp_path.parent)
+    result = cli("--data-dir", str(data_dir), "validate")
+    assert result.code == 0, result.err
+    assert "10 file(s)" in result.out
