@@ -163,10 +163,36 @@ def plot() -> None:
     _not_built("plot", "result aggregation and Plotly/Kaleido panels", 8)
 
 
-@app.command(context_settings=_PASSTHROUGH)
-def simulate() -> None:
-    """Simulate one (workload, execution config) combination (not built yet)."""
-    _not_built("simulate", "the compiled Redshift pool simulator", 3)
+@app.command()
+def simulate(
+    ctx: typer.Context,
+    workload: Annotated[Path, typer.Option(
+        help="Workload folder (data/workloads/<id>) or any parquet file with the workload columns.")],
+    config: Annotated[Path, typer.Option(help="Execution config YAML.")],
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", help="NAME=VALUE for ${NAME} placeholders.")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Dotted override, e.g. pool.clusters.0.rpu=16.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Output folder (default: data/simulator_runs/<workload_id>/<execution_config_id>).")
+    ] = None,
+) -> None:
+    """Simulate one (workload, execution config) combination and write its result tables."""
+    from autoslo.config import parse_overrides, parse_params, resolve_execution_config
+    from autoslo.datatree import display_path
+    from autoslo.perf import load_latency_model
+    from autoslo.sim import simulate as run_simulation
+    from autoslo.workload import load_workload
+
+    tree: DataTree = ctx.obj
+    resolved = resolve_execution_config(config, params=parse_params(param or []),
+                                        overrides=parse_overrides(set_ or []), tree=tree)
+    loaded = load_workload(workload)
+    model = load_latency_model(resolved.config.latency_model.model, tree)
+    result = run_simulation(loaded, resolved.config, model, execution_config_id=resolved.id)
+    folder = out or tree.simulator_run_dir(loaded.id, resolved.id)
+    result.write(folder)
+    typer.echo(f"{result.one_line()} -> {display_path(folder)}")
 
 
 @app.command(context_settings=_PASSTHROUGH)

@@ -34,13 +34,14 @@ from autoslo.config.manifests import ExecutionManifest, PlottingManifest, Tuning
 from autoslo.config.prices import PriceTable
 from autoslo.config.slo import SloSpec
 from autoslo.config.tuner import TunerConfig
-from autoslo.config.workload import WorkloadMeta, check_queries_table
+from autoslo.config.workload import WorkloadMeta, check_queries_frame, check_queries_table
 
 __all__ = [
     "FILE_KINDS", "MODELS", "ExecutionConfig", "ExecutionManifest", "FileKind", "FileReport",
     "PlottingManifest", "PriceTable", "ResolvedExecutionConfig", "SloSpec", "TunerConfig",
     "TuningManifest", "WorkloadMeta", "apply_overrides", "check_params_used",
-    "check_queries_table", "check_references", "discover_inputs", "get_path", "infer_kind",
+    "check_queries_frame", "check_queries_table", "check_references", "discover_inputs",
+    "get_path", "infer_kind",
     "inspect_file", "load_model", "parse_file", "parse_overrides", "parse_params", "parse_value",
     "references", "resolve_execution_config", "split_path", "substitute",
 ]

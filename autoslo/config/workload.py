@@ -63,10 +63,7 @@ class WorkloadMeta(StrictModel):
 
 
 def check_queries_table(path: Path, source: str, expected_rows: int | None) -> dict[str, Any]:
-    """Check a queries.parquet against the contract; return a few facts for summaries.
-
-    Problems raise InputError naming the column and rule. Unknown extra columns are allowed.
-    """
+    """Read a queries.parquet and check it against the contract; return facts for summaries."""
     import polars as pl
 
     if not path.exists():
@@ -76,6 +73,16 @@ def check_queries_table(path: Path, source: str, expected_rows: int | None) -> d
     except Exception as exc:  # polars raises several types for unreadable files
         raise InputError(f"is not a readable parquet file ({type(exc).__name__})",
                          source=source) from None
+    return check_queries_frame(frame, source, expected_rows)
+
+
+def check_queries_frame(frame: Any, source: str, expected_rows: int | None) -> dict[str, Any]:
+    """Check a queries table (polars DataFrame) against the contract.
+
+    Problems raise InputError naming the column and rule. Unknown extra columns are allowed.
+    """
+    import polars as pl
+
     schema = frame.schema
     for column in REQUIRED_COLUMNS:
         if column not in schema:

@@ -1,0 +1,30 @@
+"""The latency-model interface and the shape keys it is indexed by."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def shape_key(shape: Any) -> str:
+    """``serverless`` or ``provisioned:<node_type>``: what a size is counted in."""
+    if shape.kind == "serverless":
+        return "serverless"
+    return f"provisioned:{shape.node_type}"
+
+
+class LatencyModel(ABC):
+    """Predicts isolated runtimes (seconds) of templates on a cluster shape and size."""
+
+    name: str = "model"
+
+    @abstractmethod
+    def predict(self, template_ids: Sequence[str], shape: str, size: int) -> np.ndarray:
+        """Isolated runtime in seconds for each template id, on `size` units of `shape`."""
+
+    @abstractmethod
+    def known_templates(self) -> set[str]:
+        """Templates this model can predict."""

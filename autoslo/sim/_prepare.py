@@ -1,0 +1,204 @@
+"""Turn a workload and a resolved execution config into the engine's arrays (pure, no I/O)."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from autoslo.config.execution import (
+    ExecutionConfig,
+    NoContention,
+    NoopAutoscaler,
+    ProcessorSharing,
+    ProvisionedCluster,
+    ServerlessCluster,
+)
+from autoslo.errors import InputError, NotBuiltError
+from autoslo.perf import LatencyModel, shape_key
+from autoslo.workload import Workload
+
+UNLIMITED_SLOTS = np.iinfo(np.int64).max
+ROUTERS = {"round_robin": 0, "least_loaded": 1}
+
+ClusterSpec = ServerlessCluster | ProvisionedCluster
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A distinct (shape key, size) that runtimes are computed for."""
+
+    key: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything the engines need, as arrays indexed by query (arrival order) and spec."""
+
+    arrival: np.ndarray          # float64[n], sorted
+    runtime: np.ndarray          # float64[n, n_shapes]: isolated runtime on each shape
+    shapes: list[Shape]
+    specs: list[ClusterSpec]     # cluster specs the pool may use; initial ones first
+    spec_shape: np.ndarray       # int64[n_specs]
+    spec_qoff: np.ndarray        # int64[n_specs + 1]: queue ranges into q_slots / q_timeout
+    q_slots: np.ndarray          # int64[n_queues]
+    q_timeout: np.ndarray        # float64[n_queues], inf = none
+    q_names: list[str]
+    qmap: np.ndarray             # int16[n_specs, n]: local queue of each query per spec
+    capacity: float              # processor-sharing capacity per cluster, inf = no contention
+    initial_specs: np.ndarray    # int64[k]
+    router: int
+    max_clusters: int
+
+
+def check_supported(config: ExecutionConfig) -> None:
+    """Refuse, by name, the parts of a config this simulator does not model yet."""
+    missing = []
+    if config.router.policy not in ROUTERS:
+        missing.append(f"router.policy {config.router.policy}")
+    if not isinstance(config.autoscaler, NoopAutoscaler):
+        missing.append(f"autoscaler.policy {config.autoscaler.policy}")
+    if config.scheduled_spin_ups:
+        missing.append("scheduled_spin_ups")
+    for index, cluster in enumerate(config.pool.clusters):
+        if isinstance(cluster, ProvisionedCluster):
+            sqa = cluster.wlm.short_query_acceleration
+            if sqa is not None and sqa.enabled:
+                missing.append(f"pool.clusters[{index}].wlm.short_query_acceleration")
+            if cluster.max_concurrency_scaling_clusters > 0 and any(
+                    q.concurrency_scaling == "auto" for q in cluster.wlm.queues):
+                missing.append(f"pool.clusters[{index}] concurrency scaling")
+    if missing:
+        raise NotBuiltError(
+            "the simulator does not model " + ", ".join(missing) + " yet (issue 3, steps 2-3); "
+            "nothing was simulated")
+
+
+def isolated_runtimes(workload: Workload, model: LatencyModel | None, shape: Shape) -> np.ndarray:
+    """Each query's isolated runtime on `shape` (see the module docs of `autoslo.sim`)."""
+    frame = workload.queries
+    n = frame.height
+    templates = frame["template_id"].to_list()
+    has_runtime = "runtime_s" in frame.columns
+    measured = frame["runtime_s"].to_numpy() if has_runtime else np.full(n, np.nan)
+    given = ~np.isnan(measured) if has_runtime else np.zeros(n, bool)
+    out = np.empty(n)
+    if model is None:
+        if not given.all():
+            raise InputError(
+                f"{int((~given).sum())} queries have no runtime_s and the execution config names "
+                "no latency model (latency_model.model); give one or fill runtime_s")
+        return measured.astype(np.float64)
+    _check_templates(model, templates)
+    predicted = model.predict(templates, shape.key, shape.size)
+    out[:] = predicted
+    if given.any():
+        reference = workload.reference_size
+        sizes = (frame["runtime_size"].cast(pl.Float64).to_numpy()
+                 if "runtime_size" in frame.columns else np.full(n, np.nan))
+        ref_key = reference[0] if reference else shape.key
+        ref_size = np.where(np.isnan(sizes), reference[1] if reference else np.nan, sizes)
+        as_is = given & np.isnan(ref_size)
+        scaled = given & ~np.isnan(ref_size)
+        out[as_is] = measured[as_is]
+        if scaled.any():
+            for size in np.unique(ref_size[scaled]):
+                rows = scaled & (ref_size == size)
+                at_ref = model.predict([templates[r] for r in np.flatnonzero(rows)], ref_key,
+                                       int(size))
+                out[rows] = measured[rows] * predicted[rows] / at_ref
+    return out
+
+
+def _check_templates(model: LatencyModel, templates: list[str]) -> None:
+    unknown = sorted(set(templates) - model.known_templates())
+    if unknown:
+        shown = ", ".join(repr(t) for t in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise InputError(f"latency model {model.name!r} has no entry for {len(unknown)} "
+                         f"template(s) of the workload: {shown}")
+
+
+def _queue_map(workload: Workload, cluster: ProvisionedCluster) -> np.ndarray:
+    """Local WLM queue of each query: the first queue whose user or query group matches."""
+    frame = workload.queries
+    n = frame.height
+    groups = frame["query_group"] if "query_group" in frame.columns else pl.Series([None] * n)
+    users = frame["user"] if "user" in frame.columns else pl.Series([None] * n)
+    pairs = pl.DataFrame({"g": groups.cast(pl.String), "u": users.cast(pl.String)})
+    distinct = pairs.unique(maintain_order=True)
+    queues = cluster.wlm.queues
+    default = len(queues) - 1
+
+    def pick(group: str | None, user: str | None) -> int:
+        for index, queue in enumerate(queues[:-1]):
+            if user is not None and _matches(user, queue.user_group, queue.user_group_wild_card):
+                return index
+            if group is not None and _matches(group, queue.query_group,
+                                              queue.query_group_wild_card):
+                return index
+        return default
+
+    mapping = distinct.with_columns(
+        pl.Series("q", [pick(g, u) for g, u in distinct.iter_rows()], dtype=pl.Int16))
+    joined = pairs.join(mapping, on=["g", "u"], how="left", nulls_equal=True,
+                        maintain_order="left")
+    return joined["q"].to_numpy().astype(np.int16)
+
+
+def _matches(value: str, patterns: list[str], wildcard: int) -> bool:
+    if wildcard:
+        return any(fnmatch.fnmatchcase(value, p) for p in patterns)
+    return value in patterns
+
+
+def prepare(workload: Workload, config: ExecutionConfig, model: LatencyModel | None) -> Prepared:
+    """Build the engine inputs; every input problem is raised here, before simulating."""
+    check_supported(config)
+    frame = workload.queries
+    n = frame.height
+    specs: list[ClusterSpec] = list(config.pool.clusters)
+    shapes: list[Shape] = []
+    spec_shape = []
+    for spec in specs:
+        shape = Shape(shape_key(spec), spec.size)
+        if shape not in shapes:
+            shapes.append(shape)
+        spec_shape.append(shapes.index(shape))
+    runtime = np.empty((n, len(shapes)))
+    for index, shape in enumerate(shapes):
+        runtime[:, index] = isolated_runtimes(workload, model, shape)
+    q_slots: list[int] = []
+    q_timeout: list[float] = []
+    q_names: list[str] = []
+    qoff = [0]
+    qmap = np.zeros((len(specs), n), np.int16)
+    for index, spec in enumerate(specs):
+        if isinstance(spec, ServerlessCluster):
+            q_slots.append(spec.max_concurrency or UNLIMITED_SLOTS)
+            q_timeout.append(float(spec.max_query_execution_time or np.inf))
+            q_names.append("serverless")
+        else:
+            for queue in spec.wlm.queues:
+                q_slots.append(queue.query_concurrency)
+                q_timeout.append(queue.max_execution_time / 1000.0
+                                 if queue.max_execution_time else np.inf)
+                q_names.append(queue.name)
+            qmap[index] = _queue_map(workload, spec)
+        qoff.append(len(q_slots))
+    if isinstance(config.contention, ProcessorSharing):
+        capacity = float(config.contention.capacity)
+    else:
+        assert isinstance(config.contention, NoContention)
+        capacity = float("inf")
+    return Prepared(
+        arrival=frame["arrival_s"].to_numpy().astype(np.float64),
+        runtime=runtime, shapes=shapes, specs=specs,
+        spec_shape=np.array(spec_shape, np.int64), spec_qoff=np.array(qoff, np.int64),
+        q_slots=np.array(q_slots, np.int64), q_timeout=np.array(q_timeout, np.float64),
+        q_names=q_names, qmap=qmap, capacity=capacity,
+        initial_specs=np.arange(len(config.pool.clusters), dtype=np.int64),
+        router=ROUTERS[config.router.policy], max_clusters=config.pool.max_clusters,
+    )

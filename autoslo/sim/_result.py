@@ -1,0 +1,78 @@
+"""The simulator's output: the query and cluster tables and a summary, and how they are written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import yaml
+
+from autoslo.atomic import replace_dir
+
+SIMULATOR_VERSION = "1"
+STATUS_NAMES = ("ok", "timeout", "failed", "aborted")
+
+
+def status_names(codes: np.ndarray) -> pl.Series:
+    """Engine status codes to the result table's status strings."""
+    return pl.Series("status", np.array(STATUS_NAMES)[codes.astype(np.int64)], dtype=pl.String)
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """queries (one row per query), clusters (one row per cluster's life), summary (totals)."""
+
+    queries: pl.DataFrame
+    clusters: pl.DataFrame
+    summary: dict[str, Any]
+
+    @classmethod
+    def build(cls, queries: pl.DataFrame, clusters: pl.DataFrame, *, workload_id: str,
+              execution_config_id: str | None, engine: str, seconds: float,
+              horizon_s: float) -> SimResult:
+        latency = queries["latency_s"]
+        counts = {name: int((queries["status"] == name).sum()) for name in STATUS_NAMES}
+        summary: dict[str, Any] = {
+            "simulator_version": SIMULATOR_VERSION,
+            "engine": engine,
+            "workload_id": workload_id,
+            "execution_config_id": execution_config_id,
+            "queries": queries.height,
+            "status": counts,
+            "cost_usd": round(float(clusters["cost_usd"].sum()), 6),
+            "clusters": clusters.height,
+            "horizon_s": round(horizon_s, 6),
+            "latency_s": {
+                "mean": _round(latency.mean()), "p50": _round(latency.quantile(0.5)),
+                "p95": _round(latency.quantile(0.95)), "p99": _round(latency.quantile(0.99)),
+            },
+            "queue_s_mean": _round(queries["queue_s"].mean()),
+            "simulation_s": round(seconds, 6),
+        }
+        return cls(queries, clusters, summary)
+
+    def write(self, folder: Path) -> None:
+        """Replace `folder` atomically with queries.parquet, clusters.parquet and summary.yml."""
+        with replace_dir(folder) as tmp:
+            self.queries.write_parquet(tmp / "queries.parquet")
+            self.clusters.write_parquet(tmp / "clusters.parquet")
+            (tmp / "summary.yml").write_text(yaml.safe_dump(self.summary, sort_keys=False),
+                                             encoding="utf-8")
+
+    def one_line(self) -> str:
+        """A one-line summary for the command line."""
+        s = self.summary
+        lat = s["latency_s"]
+        bad = {k: v for k, v in s["status"].items() if k != "ok" and v}
+        return (f"{s['queries']} queries on {s['clusters']} cluster(s): cost "
+                f"{s['cost_usd']:.4f} USD, latency p50 {lat['p50']:.2f} s, p95 {lat['p95']:.2f} s, "
+                f"p99 {lat['p99']:.2f} s"
+                + ("".join(f", {v} {k}" for k, v in bad.items()))
+                + f" ({s['engine']} engine, {s['simulation_s']:.3f} s)")
+
+
+def _round(value: Any) -> float | None:
+    return None if value is None else round(float(value), 6)

@@ -1,0 +1,127 @@
+"""`simulate`: prepare arrays, pick the engine, run it, bill, and tabulate."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from autoslo.config.execution import ExecutionConfig, NoopAutoscaler, ServerlessCluster
+from autoslo.config.prices import PriceTable
+from autoslo.errors import InputError
+from autoslo.perf import LatencyModel
+from autoslo.sim import _engine
+from autoslo.sim._prepare import Prepared, prepare
+from autoslo.sim._result import SimResult, status_names
+from autoslo.sim.billing import (
+    provisioned_cost_usd,
+    serverless_billed_seconds,
+    serverless_cost_usd,
+)
+from autoslo.workload import Workload
+
+Engine = Literal["auto", "fifo", "event"]
+
+
+def fast_path_applies(prepared: Prepared, config: ExecutionConfig) -> bool:
+    """Queues are independent: no contention, a fixed pool, state-blind routing."""
+    return (prepared.capacity == float("inf") and isinstance(config.autoscaler, NoopAutoscaler)
+            and not config.scheduled_spin_ups
+            and (len(config.pool.clusters) == 1 or config.router.policy == "round_robin"))
+
+
+def simulate(
+    workload: Workload,
+    config: ExecutionConfig,
+    model: LatencyModel | None = None,
+    *,
+    engine: Engine = "auto",
+    execution_config_id: str | None = None,
+) -> SimResult:
+    """Simulate `workload` on the pool `config` describes; `config.prices` must be inlined."""
+    if not isinstance(config.prices, PriceTable):
+        raise InputError("prices must be resolved before simulating (use "
+                         "resolve_execution_config, which inlines the price table)")
+    began = time.perf_counter()
+    prepared = prepare(workload, config, model)
+    use_fifo = engine == "fifo" or (engine == "auto" and fast_path_applies(prepared, config))
+    if engine == "fifo" and not fast_path_applies(prepared, config):
+        raise InputError("the fifo engine needs independent queues (no contention, no "
+                         "autoscaling, round-robin routing or one cluster)")
+    n = prepared.arrival.shape[0]
+    k = len(config.pool.clusters)
+    if use_fifo:
+        cluster = (np.arange(n, dtype=np.int64) % k)
+        start, end, status, queue = _engine.fifo_queues(
+            prepared.arrival, prepared.runtime, cluster, prepared.initial_specs,
+            prepared.spec_shape, prepared.spec_qoff, prepared.q_slots, prepared.q_timeout,
+            prepared.qmap)
+    else:
+        start, end, status, cluster, queue = _engine.event_loop(
+            prepared.arrival, prepared.runtime, prepared.spec_shape, prepared.spec_qoff,
+            prepared.q_slots, prepared.q_timeout, prepared.qmap, prepared.capacity,
+            prepared.initial_specs, prepared.router, prepared.max_clusters)
+    elapsed = time.perf_counter() - began
+    return _tabulate(workload, config, prepared, start, end, status, cluster, queue,
+                     engine="fifo" if use_fifo else "event", seconds=elapsed,
+                     execution_config_id=execution_config_id)
+
+
+def _tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
+              start: np.ndarray, end: np.ndarray, status: np.ndarray, cluster: np.ndarray,
+              queue: np.ndarray, *, engine: str, seconds: float,
+              execution_config_id: str | None) -> SimResult:
+    prices = config.prices
+    assert isinstance(prices, PriceTable)
+    frame = workload.queries
+    arrival = prepared.arrival
+    cluster_spec = prepared.initial_specs[cluster]
+    isolated = prepared.runtime[np.arange(arrival.shape[0]), prepared.spec_shape[cluster_spec]]
+    qoff = prepared.spec_qoff[cluster_spec]
+    queue_name = np.array(prepared.q_names)[qoff + queue]
+    columns = {
+        "query_id": frame["query_id"],
+        "template_id": frame["template_id"],
+        "arrival_s": arrival,
+        "start_s": start,
+        "end_s": end,
+        "queue_s": start - arrival,
+        "latency_s": end - arrival,
+        "isolated_s": isolated,
+        "cluster_id": cluster.astype(np.int32),
+        "queue": pl.Series(queue_name, dtype=pl.String),
+        "status": status_names(status),
+    }
+    if "query_group" in frame.columns:
+        columns["query_group"] = frame["query_group"]
+    queries = pl.DataFrame(columns)
+    horizon = float(max(end.max(initial=0.0), arrival.max(initial=0.0)))
+    rows = []
+    for c, spec_index in enumerate(prepared.initial_specs):
+        spec = prepared.specs[spec_index]
+        mine = cluster == c
+        busy = float((end[mine] - start[mine]).sum())
+        if isinstance(spec, ServerlessCluster):
+            billed = serverless_billed_seconds(start[mine], end[mine],
+                                               prices.serverless_min_billed_s)
+            cost = serverless_cost_usd(billed, spec.rpu, prices)
+            node_type = None
+        else:
+            billed = horizon
+            cost = provisioned_cost_usd(billed, spec.node_type, spec.nodes, prices)
+            node_type = spec.node_type
+        rows.append({
+            "cluster_id": c, "kind": spec.kind, "node_type": node_type, "size": spec.size,
+            "origin": "initial", "requested_s": 0.0, "ready_s": 0.0, "removed_s": horizon,
+            "queries": int(mine.sum()), "busy_s": busy, "billed_s": billed, "cost_usd": cost,
+        })
+    clusters = pl.DataFrame(rows, schema={
+        "cluster_id": pl.Int32, "kind": pl.String, "node_type": pl.String, "size": pl.Int64,
+        "origin": pl.String, "requested_s": pl.Float64, "ready_s": pl.Float64,
+        "removed_s": pl.Float64, "queries": pl.Int64, "busy_s": pl.Float64,
+        "billed_s": pl.Float64, "cost_usd": pl.Float64})
+    return SimResult.build(queries, clusters, workload_id=workload.id,
+                           execution_config_id=execution_config_id, engine=engine,
+                           seconds=seconds, horizon_s=horizon)

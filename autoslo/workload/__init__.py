@@ -1,0 +1,70 @@
+"""Workloads: the queries table plus its metadata, loaded and checked at the edge.
+
+A workload is a folder ``data/workloads/<workload_id>/`` (queries.parquet + workload.yml), or
+any parquet file with the workload columns (its id is then the file's stem).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from autoslo.config import WorkloadMeta, check_queries_frame, load_model
+from autoslo.datatree import display_path
+from autoslo.errors import InputError
+from autoslo.ids import check_name, workload_id
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A checked queries table sorted by (arrival_s, query_id), with its id and metadata."""
+
+    id: str
+    queries: pl.DataFrame
+    meta: WorkloadMeta | None = None
+
+    @property
+    def reference_size(self) -> tuple[str, int] | None:
+        """(shape key, size) that runtime_s was measured at, from workload.yml, if known."""
+        from autoslo.perf import shape_key
+
+        if self.meta is None or self.meta.reference is None:
+            return None
+        return shape_key(self.meta.reference), self.meta.reference.size
+
+
+def load_workload(path: Path) -> Workload:
+    """Load a workload folder or a bare parquet file; sort arrivals (never reject unsorted)."""
+    source = display_path(path)
+    if path.is_dir():
+        meta_path = path / "workload.yml"
+        if not meta_path.is_file():
+            raise InputError("is not a workload folder (it has no workload.yml)", source=source)
+        meta = load_model(meta_path, WorkloadMeta)
+        ident = workload_id(meta.name, meta.parameters)
+        table = path / "queries.parquet"
+        expected: int | None = meta.queries
+    elif path.suffix == ".parquet":
+        meta, table, expected = None, path, None
+        ident = check_name(path.stem, "workload file name", source=source)
+    elif not path.exists():
+        raise InputError("does not exist (expected a workload folder or a .parquet file)",
+                         source=source)
+    else:
+        raise InputError("expected a workload folder or a .parquet file", source=source)
+    if not table.is_file():
+        raise InputError("file does not exist", source=display_path(table))
+    try:
+        frame = pl.read_parquet(table)
+    except Exception as exc:  # polars raises several types for unreadable files
+        raise InputError(f"is not a readable parquet file ({type(exc).__name__})",
+                         source=display_path(table)) from None
+    check_queries_frame(frame, display_path(table), expected)
+    frame = frame.with_columns(pl.col("arrival_s").cast(pl.Float64),
+                               pl.col("query_id").cast(pl.Int64))
+    if "runtime_s" in frame.columns:
+        frame = frame.with_columns(pl.col("runtime_s").cast(pl.Float64))
+    frame = frame.sort(["arrival_s", "query_id"])
+    return Workload(id=ident, queries=frame, meta=meta)

@@ -1,0 +1,281 @@
+"""The simulator: hand-worked cases, one shared suite for every engine, queueing theory."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from autoslo.config import ExecutionConfig, PriceTable, load_model
+from autoslo.perf import TableModel
+from autoslo.sim import simulate
+from autoslo.sim._prepare import prepare
+from autoslo.sim.billing import serverless_billed_seconds
+from autoslo.workload import Workload
+from tests.sim_reference import reference_simulate
+
+REPO = Path(__file__).resolve().parents[1]
+PRICES = load_model(REPO / "data" / "prices" / "aws-us-east-1.yml", PriceTable)
+
+
+def make_workload(arrival, runtime=None, groups=None, templates=None) -> Workload:
+    n = len(arrival)
+    columns: dict[str, Any] = {
+        "query_id": np.arange(n, dtype=np.int64),
+        "arrival_s": np.asarray(arrival, dtype=float),
+        "template_id": templates or ["t"] * n,
+    }
+    if runtime is not None:
+        columns["runtime_s"] = np.asarray(runtime, dtype=float)
+    if groups is not None:
+        columns["query_group"] = groups
+    frame = pl.DataFrame(columns).sort(["arrival_s", "query_id"])
+    return Workload(id="test", queries=frame)
+
+
+def provisioned(*queues: dict, nodes: int = 2) -> dict:
+    return {"kind": "provisioned", "node_type": "ra3.xlplus", "nodes": nodes,
+            "wlm": {"queues": list(queues)}, "max_concurrency_scaling_clusters": 0}
+
+
+def make_config(clusters: list[dict], contention: dict | None = None, router: str = "round_robin",
+                max_clusters: int = 10) -> ExecutionConfig:
+    return ExecutionConfig.model_validate({
+        "pool": {"clusters": clusters, "max_clusters": max_clusters},
+        "router": {"policy": router},
+        "contention": contention or {"model": "none"},
+        "prices": PRICES.model_dump(),
+    })
+
+
+def run_all_engines(workload: Workload, config: ExecutionConfig) -> dict[str, tuple]:
+    """Per-query (start, end, status, cluster) from every engine that applies."""
+    prepared = prepare(workload, config, None)
+    ref = reference_simulate(prepared)
+    out = {"reference": (ref[0], ref[1], ref[2], ref[3])}
+    engines = ["event"]
+    if math.isinf(prepared.capacity) and (len(config.pool.clusters) == 1
+                                          or config.router.policy == "round_robin"):
+        engines.append("fifo")
+    for engine in engines:
+        q = simulate(workload, config, engine=engine).queries
+        out[engine] = (q["start_s"].to_numpy(), q["end_s"].to_numpy(),
+                       (q["status"] == "timeout").to_numpy().astype(np.int8),
+                       q["cluster_id"].to_numpy())
+    return out
+
+
+# ---- hand-worked cases ------------------------------------------------------------------------
+
+def test_fifo_slots_and_tie_order() -> None:
+    # 2 slots. t=0: q0 (3 s) and q1 (1 s) start, q2 waits. t=1: q1 ends -> q2 starts (the
+    # completion is handled before q3's arrival at t=1, so q3 waits). t=3: q0 and q2 end; q0
+    # started first, so its slot goes to q3, which ends at 4.
+    workload = make_workload([0, 0, 0, 1], [3, 1, 2, 1])
+    config = make_config([provisioned({"name": "default", "query_concurrency": 2})])
+    for engine, (start, end, status, _) in run_all_engines(workload, config).items():
+        assert start.tolist() == [0, 0, 1, 3], engine
+        assert end.tolist() == [3, 1, 3, 4], engine
+        assert status.tolist() == [0, 0, 0, 0]
+
+
+def test_processor_sharing_by_hand() -> None:
+    # capacity 1, two queries at t=0 needing 1 s and 2 s: each runs at 1/2 until t=2, when the
+    # first is done; the second has 1 s left and runs alone at full speed until a third query
+    # (0.25 s) arrives at t=2.5 and they share again.
+    workload = make_workload([0, 0, 2.5], [1, 2, 0.25])
+    config = make_config([{"kind": "serverless", "rpu": 8}],
+                         contention={"model": "processor_sharing", "capacity": 1})
+    for engine, (start, end, _, _) in run_all_engines(workload, config).items():
+        assert start.tolist() == [0, 0, 2.5], engine
+        # t=2.5: q1 has 0.5 left, q2 0.25; both at 1/2: q2 ends at 3.0, q1 then has 0.25 left
+        # at full speed and ends at 3.25.
+        assert end.tolist() == pytest.approx([2, 3.25, 3.0], abs=1e-12), engine
+
+
+def test_wlm_timeout_and_query_groups() -> None:
+    workload = make_workload([0, 0, 0], [5, 1, 1], groups=["etl", "dash", None])
+    config = make_config([provisioned(
+        {"name": "etl", "query_concurrency": 1, "query_group": ["etl"], "max_execution_time": 2000},
+        {"name": "dash", "query_concurrency": 1, "query_group": ["da*"], "query_group_wild_card": 1},
+        {"name": "default", "query_concurrency": 1})])
+    result = simulate(workload, config).queries
+    assert result["queue"].to_list() == ["etl", "dash", "default"]
+    assert result["end_s"].to_list() == [2.0, 1.0, 1.0]
+    assert result["status"].to_list() == ["timeout", "ok", "ok"]
+
+
+def test_serverless_billing_by_hand() -> None:
+    # busy [0,10] and [30,40] merge (30 < 0 + 60): one period billed max(40, 60) = 60 s;
+    # [100, 170.2] starts after the minimum: billed ceil(70.2) = 71 s.
+    starts, ends = np.array([0, 30, 100.0]), np.array([10, 40, 170.2])
+    assert serverless_billed_seconds(starts, ends, 60) == 131
+    workload = make_workload([0, 30, 100], [10, 10, 70.2])
+    result = simulate(workload, make_config([{"kind": "serverless", "rpu": 8}]))
+    assert result.clusters["billed_s"].to_list() == [131]
+    assert result.clusters["cost_usd"][0] == pytest.approx(131 / 3600 * 8 * 0.375)
+
+
+def test_provisioned_bills_the_whole_run() -> None:
+    workload = make_workload([0, 3500], [10, 100])
+    result = simulate(workload, make_config([provisioned({"name": "default"})]))
+    assert result.summary["horizon_s"] == 3600
+    assert result.clusters["cost_usd"][0] == pytest.approx(2 * 1.086)
+
+
+def test_unsorted_arrivals_are_sorted_and_ids_kept() -> None:
+    frame = pl.DataFrame({"query_id": [7, 3], "arrival_s": [5.0, 1.0], "template_id": ["a", "b"],
+                          "runtime_s": [1.0, 1.0]})
+    from autoslo.workload import load_workload
+
+    path = Path(__file__).parent / "_tmp_unsorted.parquet"
+    frame.write_parquet(path)
+    try:
+        result = simulate(load_workload(path), make_config([{"kind": "serverless", "rpu": 8}]))
+    finally:
+        path.unlink()
+    assert result.queries["query_id"].to_list() == [3, 7]
+    assert result.queries["start_s"].to_list() == [1.0, 5.0]
+
+
+# ---- one suite, every engine ------------------------------------------------------------------
+
+def _random_case(rng: np.random.Generator, contention: bool) -> tuple[Workload, ExecutionConfig]:
+    n = int(rng.integers(1, 120))
+    if contention:
+        arrival = np.sort(rng.uniform(0, 60, n))
+        runtime = rng.exponential(3.0, n) + 1e-3
+    else:  # integer times make ties, which must be broken the same way
+        arrival = np.sort(rng.integers(0, 40, n)).astype(float)
+        runtime = rng.integers(1, 8, n).astype(float)
+    groups = [str(g) for g in rng.choice(["a", "b", "c"], n)]
+    clusters = []
+    for _ in range(int(rng.integers(1, 4))):
+        if rng.random() < 0.5:
+            clusters.append({"kind": "serverless", "rpu": 8,
+                             "max_concurrency": int(rng.integers(1, 5))})
+        else:
+            k = int(rng.integers(1, 4))
+            queues = [{"name": f"q{i}", "query_concurrency": int(rng.integers(1, 4)),
+                       "query_group": [["a", "b", "c"][i]]} for i in range(k - 1)]
+            last = {"name": "default", "query_concurrency": int(rng.integers(1, 4))}
+            if rng.random() < 0.3:
+                last["max_execution_time"] = int(rng.integers(1, 6)) * 1000
+            clusters.append(provisioned(*queues, last))
+    router = str(rng.choice(["round_robin", "least_loaded"]))
+    cont = ({"model": "processor_sharing", "capacity": float(rng.choice([0.5, 1.0, 2.0, 3.0]))}
+            if contention else None)
+    return make_workload(arrival, runtime, groups), make_config(clusters, cont, router)
+
+
+@pytest.mark.parametrize("contention", [False, True], ids=["no-contention", "processor-sharing"])
+def test_engines_agree_with_the_reference(contention: bool) -> None:
+    rng = np.random.default_rng(20261122 + contention)
+    for case in range(150):
+        workload, config = _random_case(rng, contention)
+        results = run_all_engines(workload, config)
+        ref = results.pop("reference")
+        for engine, got in results.items():
+            for name, a, b in zip(("start", "end"), ref[:2], got[:2], strict=True):
+                np.testing.assert_allclose(b, a, rtol=0, atol=1e-9,
+                                           err_msg=f"case {case}, {engine}, {name}")
+            assert got[2].tolist() == ref[2].tolist(), f"case {case}, {engine}, status"
+            assert got[3].tolist() == ref[3].tolist(), f"case {case}, {engine}, cluster"
+
+
+def test_same_inputs_same_outputs() -> None:
+    rng = np.random.default_rng(5)
+    workload, config = _random_case(rng, True)
+    first = simulate(workload, config).queries
+    second = simulate(workload, config).queries
+    assert first.equals(second)
+
+
+# ---- queueing theory --------------------------------------------------------------------------
+
+def erlang_c_wait(c: int, lam: float, mu: float) -> float:
+    """Mean waiting time in queue of M/M/c (Erlang C)."""
+    a = lam / mu
+    rho = a / c
+    top = a ** c / math.factorial(c) / (1 - rho)
+    p_wait = top / (sum(a ** k / math.factorial(k) for k in range(c)) + top)
+    return p_wait / (c * mu - lam)
+
+
+def poisson_workload(n: int, lam: float, mean_s: float, seed: int) -> Workload:
+    rng = np.random.default_rng(seed)
+    return make_workload(np.cumsum(rng.exponential(1 / lam, n)), rng.exponential(mean_s, n))
+
+
+@pytest.mark.parametrize(("c", "lam"), [(1, 0.7), (3, 2.4)])
+def test_mmc_waiting_time_matches_erlang_c(c: int, lam: float) -> None:
+    from autoslo.config import resolve_execution_config
+    from autoslo.datatree import DataTree
+
+    tree = DataTree(REPO / "data")
+    config = resolve_execution_config(tree.ref("execution_configs/examples/mmc.yml"),
+                                      params={"SLOTS": c}, tree=tree).config
+    result = simulate(poisson_workload(400_000, lam, 1.0, seed=c), config)
+    assert result.summary["engine"] == "fifo"
+    expected = erlang_c_wait(c, lam, 1.0)
+    assert result.queries["queue_s"].mean() == pytest.approx(expected, rel=0.05)
+
+
+def test_mm1_processor_sharing_response_time() -> None:
+    rho = 0.7
+    config = make_config([{"kind": "serverless", "rpu": 8}],
+                         contention={"model": "processor_sharing", "capacity": 1})
+    result = simulate(poisson_workload(300_000, rho, 1.0, seed=11), config)
+    assert result.queries["latency_s"].mean() == pytest.approx(1 / (1 - rho), rel=0.05)
+    assert result.queries["queue_s"].max() == 0, "no queueing without a concurrency cap"
+
+
+def _max_concurrency(starts: np.ndarray, ends: np.ndarray) -> int:
+    events = sorted([(s, 1) for s in starts] + [(e, -1) for e in ends], key=lambda x: (x[0], x[1]))
+    level = peak = 0
+    for _, step in events:
+        level += step
+        peak = max(peak, level)
+    return peak
+
+
+def test_littles_law_and_slot_invariants() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        workload, config = _random_case(rng, bool(rng.integers(0, 2)))
+        q = simulate(workload, config).queries
+        assert (q["start_s"] >= q["arrival_s"]).all() and (q["end_s"] >= q["start_s"]).all()
+        horizon = q["end_s"].max()
+        # L = lambda * W, with L the time-average number in system measured by a sweep
+        times = np.concatenate([q["arrival_s"].to_numpy(), q["end_s"].to_numpy()])
+        steps = np.concatenate([np.ones(q.height), -np.ones(q.height)])
+        order = np.lexsort((steps, times))
+        level = np.cumsum(steps[order])
+        area = float(np.sum(level[:-1] * np.diff(times[order])))
+        lam = q.height / horizon
+        assert area / horizon == pytest.approx(lam * q["latency_s"].mean(), rel=1e-9)
+        for (cluster, queue), part in q.group_by(["cluster_id", "queue"]):
+            spec = config.pool.clusters[int(cluster)]
+            slots = (spec.max_concurrency or 10**9) if spec.kind == "serverless" else next(
+                x.query_concurrency for x in spec.wlm.queues if x.name == queue)
+            assert _max_concurrency(part["start_s"].to_numpy(), part["end_s"].to_numpy()) <= slots
+
+
+# ---- latency model -----------------------------------------------------------------------------
+
+def test_table_model_scales_measured_runtimes() -> None:
+    table = pl.DataFrame({"template_id": ["q1", "q1", "q2"], "shape": ["serverless"] * 3,
+                          "size": [8, 32, 8], "runtime_s": [8.0, 2.0, 4.0]})
+    model = TableModel(table)
+    assert model.exponent("q1", "serverless") == pytest.approx(1.0)
+    assert model.predict(["q1", "q2"], "serverless", 16) == pytest.approx([4.0, 2.0])
+    workload = make_workload([0, 0], None, templates=["q1", "q2"])
+    config = make_config([{"kind": "serverless", "rpu": 16}])
+    result = simulate(workload, config, model)
+    assert result.queries["isolated_s"].to_list() == pytest.approx([4.0, 2.0])
+    with pytest.raises(Exception, match="no entry for 1 template"):
+        simulate(make_workload([0], None, templates=["q9"]), config, model)
