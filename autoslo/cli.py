@@ -176,6 +176,8 @@ def simulate(
     out: Annotated[Path | None, typer.Option(
         help="Output folder (default: data/simulator_runs/<workload_id>/<execution_config_id>).")
     ] = None,
+    slo: Annotated[Path | None, typer.Option(
+        help="Also score the run against this SLO spec (printed, not stored).")] = None,
 ) -> None:
     """Simulate one (workload, execution config) combination and write its result tables."""
     from autoslo.config import parse_overrides, parse_params, resolve_execution_config
@@ -189,10 +191,24 @@ def simulate(
                                         overrides=parse_overrides(set_ or []), tree=tree)
     loaded = load_workload(workload)
     model = load_latency_model(resolved.config.latency_model.model, tree)
+    spec = None
+    if slo is not None:
+        from autoslo.config import SloSpec, load_model
+
+        spec = load_model(slo, SloSpec)
     result = run_simulation(loaded, resolved.config, model, execution_config_id=resolved.id)
     folder = out or tree.simulator_run_dir(loaded.id, resolved.id)
     result.write(folder)
     typer.echo(f"{result.one_line()} -> {display_path(folder)}")
+    if spec is not None:
+        from autoslo.slo import reference_latencies, score
+
+        reference = reference_latencies(loaded, spec, model) if spec.reference else None
+        scored = score(result.queries, spec, reference)
+        bounds = "".join(f"; p{p.percentile:g} {p.observed_s:.2f} s (target {p.target_s:g} s)"
+                         for p in scored.percentiles)
+        typer.echo(f"SLO {display_path(slo)}: violation rate {scored.violation_rate:.2%} "
+                   f"(tau {scored.tau:.0%}){bounds}: {'met' if scored.met else 'NOT met'}")
 
 
 @app.command(context_settings=_PASSTHROUGH)

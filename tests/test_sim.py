@@ -279,3 +279,36 @@ def test_table_model_scales_measured_runtimes() -> None:
     assert result.queries["isolated_s"].to_list() == pytest.approx([4.0, 2.0])
     with pytest.raises(Exception, match="no entry for 1 template"):
         simulate(make_workload([0], None, templates=["q9"]), config, model)
+
+
+# ---- SLO scoring -------------------------------------------------------------------------------
+
+def test_slo_scoring_by_hand() -> None:
+    from autoslo.config import SloSpec
+    from autoslo.slo import score
+
+    queries = pl.DataFrame({
+        "query_id": [0, 1, 2, 3, 4],
+        "template_id": ["a", "a", "b", "c", "c"],
+        "query_group": ["dash", "dash", "etl", "etl", None],
+        "latency_s": [1.0, 12.0, 30.0, 5.0, 2.0],
+        "status": ["ok", "ok", "ok", "timeout", "ok"],
+    })
+    spec = SloSpec.model_validate({
+        "tau": 0.3, "reference": {"kind": "serverless", "rpu": 8},
+        "default": {"kappa": 3},
+        "targets": [{"query_group": "dash", "latency_s": 10},
+                    {"template_id": "b", "latency_s": 40}],
+        "percentiles": [{"percentile": 50, "latency_s": 6}],
+    })
+    reference = pl.DataFrame({"query_id": [0, 1, 2, 3, 4], "reference_s": [1.0] * 5})
+    result = score(queries, spec, reference)
+    # q0 ok (1 <= 10); q1 violates (12 > 10); q2 ok (template b: 30 <= 40, over its group);
+    # q3 timed out; q4 default kappa 3 x 1 s = 3 s, 2 s ok
+    assert result.violations == 2 and result.violation_rate == pytest.approx(0.4)
+    assert not result.met
+    # latencies with the timeout as infinity: [1, 2, 12, 30, inf] -> p50 (inverted CDF) = 12
+    assert result.percentiles[0].observed_s == 12.0 and not result.percentiles[0].met
+    assert result.per_template["violations"].to_list() == [1, 0, 1]
+    with pytest.raises(Exception, match="reference latencies are needed"):
+        score(queries, spec)

@@ -68,7 +68,7 @@ def fifo_queues(arrival, runtime, cluster_of, cluster_spec, spec_shape, spec_qof
     return start, end, status, queue
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _advance(c, t, vtime, last_t, nrun, capacity):  # pragma: no cover - compiled
     """Bring cluster c's virtual time (work served per running query) up to wall time t."""
     if capacity == INF:
@@ -79,8 +79,9 @@ def _advance(c, t, vtime, last_t, nrun, capacity):  # pragma: no cover - compile
     last_t[c] = t
 
 
-@njit(cache=True, nogil=True)
-def _next_event(c, run, nrun, tag, deadline, seq, vtime, last_t, capacity, next_t, next_j, next_timeout):
+@njit(cache=True, nogil=True, inline="always")
+def _next_event(c, run, nrun, tag, deadline, seq, vtime, last_t, capacity, next_t, next_j,
+                next_timeout):  # pragma: no cover - compiled
     """Cache cluster c's next completion or timeout (earliest; ties: completion, then seq)."""
     best_t = INF
     best_j = -1

@@ -18,7 +18,7 @@ STATUS_NAMES = ("ok", "timeout", "failed", "aborted")
 
 def status_names(codes: np.ndarray) -> pl.Series:
     """Engine status codes to the result table's status strings."""
-    return pl.Series("status", np.array(STATUS_NAMES)[codes.astype(np.int64)], dtype=pl.String)
+    return pl.Series("status", STATUS_NAMES, dtype=pl.String).gather(codes.astype(np.int64))
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,8 @@ class SimResult:
     def write(self, folder: Path) -> None:
         """Replace `folder` atomically with queries.parquet, clusters.parquet and summary.yml."""
         with replace_dir(folder) as tmp:
-            self.queries.write_parquet(tmp / "queries.parquet")
-            self.clusters.write_parquet(tmp / "clusters.parquet")
+            self.queries.write_parquet(tmp / "queries.parquet", compression="lz4")
+            self.clusters.write_parquet(tmp / "clusters.parquet", compression="lz4")
             (tmp / "summary.yml").write_text(yaml.safe_dump(self.summary, sort_keys=False),
                                              encoding="utf-8")
 

@@ -80,7 +80,7 @@ def _tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
     cluster_spec = prepared.initial_specs[cluster]
     isolated = prepared.runtime[np.arange(arrival.shape[0]), prepared.spec_shape[cluster_spec]]
     qoff = prepared.spec_qoff[cluster_spec]
-    queue_name = np.array(prepared.q_names)[qoff + queue]
+    queue_name = pl.Series(prepared.q_names, dtype=pl.String).gather(qoff + queue)
     columns = {
         "query_id": frame["query_id"],
         "template_id": frame["template_id"],
@@ -91,7 +91,7 @@ def _tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
         "latency_s": end - arrival,
         "isolated_s": isolated,
         "cluster_id": cluster.astype(np.int32),
-        "queue": pl.Series(queue_name, dtype=pl.String),
+        "queue": queue_name,
         "status": status_names(status),
     }
     if "query_group" in frame.columns:

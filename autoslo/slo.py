@@ -1,0 +1,146 @@
+"""Scoring result tables against an SLO spec (simulator and live runs alike).
+
+Each query gets at most one latency target: its template's, else its query group's, else the
+spec's default. A query violates the SLO when it did not finish ok (timeout, failed, aborted) or
+its latency exceeds its target; a query without a target violates only by not finishing ok.
+Kappa targets are kappa x the query's isolated latency on the spec's reference cluster, which the
+caller supplies (`reference_latencies`), so results never bake an SLO in. Percentile bounds count
+unfinished queries as infinitely slow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from autoslo.config.slo import LatencyTarget, SloSpec
+from autoslo.errors import InputError
+
+INF = float("inf")
+
+
+@dataclass(frozen=True)
+class PercentileCheck:
+    """One percentile bound: what was required and what the run achieved."""
+
+    percentile: float
+    target_s: float
+    observed_s: float
+    scope: str
+    queries: int
+
+    @property
+    def met(self) -> bool:
+        return self.observed_s <= self.target_s
+
+
+@dataclass(frozen=True)
+class SloScore:
+    """How one run did against one spec."""
+
+    queries: int
+    violations: int
+    tau: float
+    per_template: pl.DataFrame
+    per_group: pl.DataFrame | None
+    percentiles: list[PercentileCheck] = field(default_factory=list)
+
+    @property
+    def violation_rate(self) -> float:
+        return self.violations / self.queries if self.queries else 0.0
+
+    @property
+    def met(self) -> bool:
+        """Violation rate within tau and every percentile bound met."""
+        return self.violation_rate <= self.tau and all(p.met for p in self.percentiles)
+
+
+def reference_latencies(workload: object, spec: SloSpec, model: object | None) -> pl.DataFrame:
+    """Each query's isolated latency on the spec's reference cluster: [query_id, reference_s]."""
+    from autoslo.perf import shape_key
+    from autoslo.sim._prepare import Shape, isolated_runtimes
+    from autoslo.workload import Workload
+
+    assert isinstance(workload, Workload)
+    if spec.reference is None:
+        raise InputError("reference: the SLO spec names no reference cluster")
+    shape = Shape(shape_key(spec.reference), spec.reference.size)
+    runtimes = isolated_runtimes(workload, model, shape)  # type: ignore[arg-type]
+    return pl.DataFrame({"query_id": workload.queries["query_id"], "reference_s": runtimes})
+
+
+def _uses_kappa(spec: SloSpec) -> bool:
+    return any(t.kappa is not None for t in [*spec.targets, spec.default] if t is not None)
+
+
+def _target_expr(target: LatencyTarget) -> pl.Expr:
+    if target.latency_s is not None:
+        return pl.lit(target.latency_s, dtype=pl.Float64)
+    return pl.col("reference_s") * float(target.kappa)  # type: ignore[arg-type]
+
+
+def with_targets(queries: pl.DataFrame, spec: SloSpec,
+                 reference: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The result table plus `target_s` (null = no target) and `violated` columns."""
+    frame = queries
+    if _uses_kappa(spec):
+        if reference is None:
+            raise InputError("the SLO spec uses kappa targets: reference latencies are needed")
+        frame = frame.join(reference, on="query_id", how="left", maintain_order="left")
+    has_group = "query_group" in frame.columns
+    target = pl.lit(None, dtype=pl.Float64)
+    if spec.default is not None:
+        target = _target_expr(spec.default)
+    for item in reversed([t for t in spec.targets if t.query_group is not None]):
+        if has_group:
+            target = pl.when(pl.col("query_group") == item.query_group).then(
+                _target_expr(item)).otherwise(target)
+    for item in reversed([t for t in spec.targets if t.template_id is not None]):
+        target = pl.when(pl.col("template_id") == item.template_id).then(
+            _target_expr(item)).otherwise(target)
+    frame = frame.with_columns(target.alias("target_s"))
+    return frame.with_columns(
+        ((pl.col("status") != "ok")
+         | (pl.col("target_s").is_not_null() & (pl.col("latency_s") > pl.col("target_s"))))
+        .alias("violated"))
+
+
+def _summaries(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    latency = pl.when(pl.col("status") == "ok").then(pl.col("latency_s")).otherwise(INF)
+    return (frame.group_by(key).agg(
+        pl.len().alias("queries"),
+        pl.col("violated").sum().alias("violations"),
+        pl.col("violated").mean().alias("violation_rate"),
+        latency.quantile(0.5, "nearest").alias("p50_s"),
+        latency.quantile(0.95, "nearest").alias("p95_s"),
+        latency.quantile(0.99, "nearest").alias("p99_s"),
+    ).sort(key))
+
+
+def score(queries: pl.DataFrame, spec: SloSpec, reference: pl.DataFrame | None = None,
+          tau: float | None = None) -> SloScore:
+    """Score one result table; `tau` overrides the spec's threshold (the tuner's may differ)."""
+    frame = with_targets(queries, spec, reference)
+    per_template = _summaries(frame, "template_id")
+    per_group = _summaries(frame, "query_group") if "query_group" in frame.columns else None
+    checks = []
+    latency = np.where(frame["status"].to_numpy() == "ok", frame["latency_s"].to_numpy(), INF)
+    for bound in spec.percentiles:
+        mask = np.ones(frame.height, bool)
+        scope = "all queries"
+        if bound.template_id is not None:
+            mask &= (frame["template_id"] == bound.template_id).to_numpy()
+            scope = f"template {bound.template_id}"
+        if bound.query_group is not None and "query_group" in frame.columns:
+            mask &= (frame["query_group"] == bound.query_group).to_numpy()
+            scope = f"query group {bound.query_group}"
+        picked = latency[mask]
+        observed = float(np.quantile(picked, bound.percentile / 100, method="inverted_cdf")
+                         ) if picked.size else 0.0
+        checks.append(PercentileCheck(bound.percentile, bound.latency_s, observed, scope,
+                                      int(picked.size)))
+    return SloScore(queries=frame.height, violations=int(frame["violated"].sum()),
+                    tau=spec.tau if tau is None else tau, per_template=per_template,
+                    per_group=per_group, percentiles=checks)
