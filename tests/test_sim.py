@@ -14,6 +14,7 @@ from autoslo.config import ExecutionConfig, PriceTable, load_model
 from autoslo.perf import TableModel
 from autoslo.sim import simulate
 from autoslo.sim._prepare import prepare
+from autoslo.sim._simulate import ORIGINS, fast_path_applies
 from autoslo.sim.billing import serverless_billed_seconds
 from autoslo.workload import Workload
 from tests.sim_reference import reference_simulate
@@ -43,12 +44,16 @@ def provisioned(*queues: dict, nodes: int = 2) -> dict:
 
 
 def make_config(clusters: list[dict], contention: dict | None = None, router: str = "round_robin",
-                max_clusters: int = 10) -> ExecutionConfig:
+                max_clusters: int = 10, **extra: Any) -> ExecutionConfig:
+    pool = {"clusters": clusters, "max_clusters": max_clusters}
+    if "spin_up_delay_s" in extra:
+        pool["spin_up_delay_s"] = extra.pop("spin_up_delay_s")
     return ExecutionConfig.model_validate({
-        "pool": {"clusters": clusters, "max_clusters": max_clusters},
+        "pool": pool,
         "router": {"policy": router},
         "contention": contention or {"model": "none"},
         "prices": PRICES.model_dump(),
+        **extra,
     })
 
 
@@ -56,16 +61,16 @@ def run_all_engines(workload: Workload, config: ExecutionConfig) -> dict[str, tu
     """Per-query (start, end, status, cluster) from every engine that applies."""
     prepared = prepare(workload, config, None)
     ref = reference_simulate(prepared)
-    out = {"reference": (ref[0], ref[1], ref[2], ref[3])}
+    out = {"reference": (ref[0], ref[1], ref[2], ref[3], ref[5])}
     engines = ["event"]
-    if math.isinf(prepared.capacity) and (len(config.pool.clusters) == 1
-                                          or config.router.policy == "round_robin"):
+    if fast_path_applies(prepared, config):
         engines.append("fifo")
     for engine in engines:
-        q = simulate(workload, config, engine=engine).queries
+        result = simulate(workload, config, engine=engine)
+        q, cl = result.queries, result.clusters
         out[engine] = (q["start_s"].to_numpy(), q["end_s"].to_numpy(),
                        (q["status"] == "timeout").to_numpy().astype(np.int8),
-                       q["cluster_id"].to_numpy())
+                       q["cluster_id"].to_numpy(), cl)
     return out
 
 
@@ -77,7 +82,7 @@ def test_fifo_slots_and_tie_order() -> None:
     # started first, so its slot goes to q3, which ends at 4.
     workload = make_workload([0, 0, 0, 1], [3, 1, 2, 1])
     config = make_config([provisioned({"name": "default", "query_concurrency": 2})])
-    for engine, (start, end, status, _) in run_all_engines(workload, config).items():
+    for engine, (start, end, status, *_) in run_all_engines(workload, config).items():
         assert start.tolist() == [0, 0, 1, 3], engine
         assert end.tolist() == [3, 1, 3, 4], engine
         assert status.tolist() == [0, 0, 0, 0]
@@ -90,7 +95,7 @@ def test_processor_sharing_by_hand() -> None:
     workload = make_workload([0, 0, 2.5], [1, 2, 0.25])
     config = make_config([{"kind": "serverless", "rpu": 8}],
                          contention={"model": "processor_sharing", "capacity": 1})
-    for engine, (start, end, _, _) in run_all_engines(workload, config).items():
+    for engine, (start, end, *_) in run_all_engines(workload, config).items():
         assert start.tolist() == [0, 0, 2.5], engine
         # t=2.5: q1 has 0.5 left, q2 0.25; both at 1/2: q2 ends at 3.0, q1 then has 0.25 left
         # at full speed and ends at 3.25.
@@ -127,6 +132,55 @@ def test_provisioned_bills_the_whole_run() -> None:
     assert result.clusters["cost_usd"][0] == pytest.approx(2 * 1.086)
 
 
+def test_reactive_autoscaler_by_hand() -> None:
+    # One Serverless workgroup with one slot; q0-q2 (100 s each) arrive at 0, so two wait: the
+    # queue-depth trigger (>= 2 waiting) fires after its 5 s window and requests a workgroup,
+    # ready 10 s later at t=15. Queries already queued stay where they are; q3 arriving at 20
+    # goes to the new, least-loaded workgroup. The cap (2) keeps it from adding more, and the
+    # long minimum lifetime keeps the new one alive to the end.
+    one_slot = {"kind": "serverless", "rpu": 8, "max_concurrency": 1}
+    config = make_config([one_slot], router="least_loaded", max_clusters=2, spin_up_delay_s=10,
+                         autoscaler={"policy": "reactive", "threshold": 2, "window_s": 5,
+                                     "cluster": one_slot, "min_lifetime_s": 1000,
+                                     "idle_teardown_s": 3})
+    result = simulate(make_workload([0, 0, 0, 20], [100, 100, 100, 1]), config)
+    q, cl = result.queries, result.clusters
+    assert q["cluster_id"].to_list() == [0, 0, 0, 1]
+    assert q["start_s"].to_list() == [0, 100, 200, 20]
+    assert q["end_s"].to_list() == [100, 200, 300, 21]
+    assert cl["origin"].to_list() == ["initial", "autoscaler"]
+    assert cl["requested_s"].to_list() == [0, 5] and cl["ready_s"].to_list() == [0, 15]
+    assert cl["removed_s"].to_list() == [300, 300]
+
+
+def test_scheduled_spin_up_with_lifetime_by_hand() -> None:
+    # A spin-up requested at 0 is ready at 10 and drains at 10 + 30 = 40. q1 (t=12) goes to it;
+    # by t=45 it is gone, so q2 waits behind q0 on the initial workgroup.
+    one_slot = {"kind": "serverless", "rpu": 8, "max_concurrency": 1}
+    config = make_config([one_slot], router="least_loaded", spin_up_delay_s=10,
+                         scheduled_spin_ups=[{"at_s": 0, "cluster": one_slot,
+                                              "lifetime_s": 30}])
+    result = simulate(make_workload([0, 12, 45], [50, 5, 1]), config)
+    q, cl = result.queries, result.clusters
+    assert q["cluster_id"].to_list() == [0, 1, 0]
+    assert q["start_s"].to_list() == [0, 12, 50] and q["end_s"].to_list() == [50, 17, 51]
+    assert cl["origin"].to_list() == ["initial", "scheduled"]
+    assert cl["ready_s"].to_list() == [0, 10] and cl["removed_s"].to_list() == [51, 40]
+    assert cl["billed_s"].to_list() == [60, 60], "each busy period bills at least 60 s"
+
+
+def test_predicted_latency_routes_around_a_busy_cluster() -> None:
+    # c0 (1 slot) is busy with a 50 s query when q1 arrives: predicted finish 49 + 5 s there,
+    # 5 s on the idle c1. q2 then sees c1 busy for 4 more seconds (4 + 5 = 9 s) against c0's
+    # 48 + 5 s, so it queues on c1 too.
+    clusters = [{"kind": "serverless", "rpu": 8, "max_concurrency": 1},
+                {"kind": "serverless", "rpu": 8, "max_concurrency": 1}]
+    config = make_config(clusters, router="predicted_latency")
+    result = simulate(make_workload([0, 1, 2], [50, 5, 5]), config)
+    assert result.queries["cluster_id"].to_list() == [0, 1, 1]
+    assert result.queries["end_s"].to_list() == [50, 6, 11]
+
+
 def test_unsorted_arrivals_are_sorted_and_ids_kept() -> None:
     frame = pl.DataFrame({"query_id": [7, 3], "arrival_s": [5.0, 1.0], "template_id": ["a", "b"],
                           "runtime_s": [1.0, 1.0]})
@@ -144,7 +198,8 @@ def test_unsorted_arrivals_are_sorted_and_ids_kept() -> None:
 
 # ---- one suite, every engine ------------------------------------------------------------------
 
-def _random_case(rng: np.random.Generator, contention: bool) -> tuple[Workload, ExecutionConfig]:
+def _random_case(rng: np.random.Generator, contention: bool,
+                 dynamic: bool = False) -> tuple[Workload, ExecutionConfig]:
     n = int(rng.integers(1, 120))
     if contention:
         arrival = np.sort(rng.uniform(0, 60, n))
@@ -166,25 +221,53 @@ def _random_case(rng: np.random.Generator, contention: bool) -> tuple[Workload, 
             if rng.random() < 0.3:
                 last["max_execution_time"] = int(rng.integers(1, 6)) * 1000
             clusters.append(provisioned(*queues, last))
-    router = str(rng.choice(["round_robin", "least_loaded"]))
+    router = str(rng.choice(["round_robin", "least_loaded", "predicted_latency"]))
     cont = ({"model": "processor_sharing", "capacity": float(rng.choice([0.5, 1.0, 2.0, 3.0]))}
             if contention else None)
-    return make_workload(arrival, runtime, groups), make_config(clusters, cont, router)
+    extra: dict[str, Any] = {"spin_up_delay_s": float(rng.choice([0, 5, 12]))}
+    pick = lambda: clusters[int(rng.integers(0, len(clusters)))]  # noqa: E731
+    if dynamic and rng.random() < 0.7:
+        extra["autoscaler"] = {
+            "policy": "reactive", "threshold": int(rng.integers(1, 5)),
+            "window_s": float(rng.choice([2, 5, 10])), "cluster": pick(),
+            "min_lifetime_s": float(rng.choice([0, 10, 30])),
+            "idle_teardown_s": float(rng.choice([0, 3, 10]))}
+    if dynamic and rng.random() < 0.7:
+        times = sorted(float(x) for x in rng.integers(0, 50, int(rng.integers(1, 4))))
+        extra["scheduled_spin_ups"] = [
+            {"at_s": at, "cluster": pick(),
+             **({"lifetime_s": float(rng.choice([5, 20]))} if rng.random() < 0.5 else {})}
+            for at in times]
+    max_clusters = len(clusters) + int(rng.integers(0, 3))
+    config = make_config(clusters, cont, router, max_clusters=max_clusters, **extra)
+    return make_workload(arrival, runtime, groups), config
 
 
-@pytest.mark.parametrize("contention", [False, True], ids=["no-contention", "processor-sharing"])
-def test_engines_agree_with_the_reference(contention: bool) -> None:
-    rng = np.random.default_rng(20261122 + contention)
+@pytest.mark.parametrize(("contention", "dynamic"), [(False, False), (True, False),
+                                                     (False, True), (True, True)],
+                         ids=["fixed", "fixed-ps", "dynamic", "dynamic-ps"])
+def test_engines_agree_with_the_reference(contention: bool, dynamic: bool) -> None:
+    rng = np.random.default_rng(20261122 + 2 * dynamic + contention)
     for case in range(150):
-        workload, config = _random_case(rng, contention)
+        workload, config = _random_case(rng, contention, dynamic)
         results = run_all_engines(workload, config)
         ref = results.pop("reference")
         for engine, got in results.items():
+            where = f"case {case}, {engine}"
             for name, a, b in zip(("start", "end"), ref[:2], got[:2], strict=True):
-                np.testing.assert_allclose(b, a, rtol=0, atol=1e-9,
-                                           err_msg=f"case {case}, {engine}, {name}")
-            assert got[2].tolist() == ref[2].tolist(), f"case {case}, {engine}, status"
-            assert got[3].tolist() == ref[3].tolist(), f"case {case}, {engine}, cluster"
+                np.testing.assert_allclose(b, a, rtol=0, atol=1e-9, err_msg=f"{where}, {name}")
+            assert got[2].tolist() == ref[2].tolist(), f"{where}, status"
+            assert got[3].tolist() == ref[3].tolist(), f"{where}, cluster"
+            spec, origin, requested, ready, removed = ref[4]
+            clusters = got[4]
+            assert clusters.height == len(spec), f"{where}, clusters"
+            assert clusters["origin"].to_list() == [ORIGINS[o] for o in origin], where
+            np.testing.assert_allclose(clusters["requested_s"].to_numpy(), requested, atol=1e-9)
+            np.testing.assert_allclose(clusters["ready_s"].to_numpy(), ready, atol=1e-9)
+            horizon = max(np.nanmax(ref[1], initial=0), workload.queries["arrival_s"].max())
+            np.testing.assert_allclose(clusters["removed_s"].to_numpy(),
+                                       np.where(ready <= horizon, np.minimum(removed, horizon),
+                                                ready), atol=1e-9, err_msg=where)
 
 
 def test_same_inputs_same_outputs() -> None:

@@ -99,7 +99,19 @@ def test_unknown_templates_need_a_latency_model_entry(data_dir: Path, tmp_path: 
 
 def test_features_not_simulated_yet_are_refused_by_name(data_dir: Path, cli) -> None:
     result = cli("simulate", "--workload", "data/workloads/example", "--config",
-                 "data/execution_configs/examples/serverless-pool.yml")
+                 "data/execution_configs/examples/provisioned-wlm.yml")
     assert result.code == 2
-    assert "does not model autoscaler.policy reactive yet" in result.err
+    assert result.err.strip() == (
+        "the simulator does not model pool.clusters[0]: wlm.short_query_acceleration, "
+        "pool.clusters[0]: concurrency scaling yet (issue 3, step 3); nothing was simulated")
     assert not (data_dir / "simulator_runs").exists()
+
+
+def test_the_serverless_example_autoscales(data_dir: Path, cli) -> None:
+    result = cli("simulate", "--workload", "data/workloads/example", "--config",
+                 "data/execution_configs/examples/serverless-pool.yml",
+                 "--slo", "data/slos/example.yml")
+    assert result.code == 0, result.err
+    first, second = result.out.splitlines()
+    assert "(event engine" in first
+    assert second.startswith("SLO data/slos/example.yml: violation rate ")

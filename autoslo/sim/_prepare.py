@@ -11,17 +11,17 @@ import polars as pl
 from autoslo.config.execution import (
     ExecutionConfig,
     NoContention,
-    NoopAutoscaler,
     ProcessorSharing,
     ProvisionedCluster,
+    ReactiveAutoscaler,
     ServerlessCluster,
 )
 from autoslo.errors import InputError, NotBuiltError
 from autoslo.perf import LatencyModel, shape_key
+from autoslo.policies import ROUTERS
 from autoslo.workload import Workload
 
 UNLIMITED_SLOTS = np.iinfo(np.int64).max
-ROUTERS = {"round_robin": 0, "least_loaded": 1}
 
 ClusterSpec = ServerlessCluster | ProvisionedCluster
 
@@ -52,28 +52,46 @@ class Prepared:
     initial_specs: np.ndarray    # int64[k]
     router: int
     max_clusters: int
+    spin_up_delay_s: float
+    sched_t: np.ndarray          # float64[K]: scheduled spin-up request times
+    sched_spec: np.ndarray       # int64[K]
+    sched_life: np.ndarray       # float64[K], inf = until the end (or idle teardown)
+    autoscaler_on: bool
+    autoscaler_spec: int
+    autoscaler_threshold: float
+    autoscaler_window_s: float
+    autoscaler_min_lifetime_s: float
+    autoscaler_idle_teardown_s: float
+
+    def engine_args(self) -> tuple:
+        """The positional arguments of `_engine.event_loop`."""
+        return (self.arrival, self.runtime, self.spec_shape, self.spec_qoff, self.q_slots,
+                self.q_timeout, self.qmap, self.capacity, self.initial_specs, self.router,
+                self.max_clusters, self.spin_up_delay_s, self.sched_t, self.sched_spec,
+                self.sched_life, self.autoscaler_on, self.autoscaler_spec,
+                self.autoscaler_threshold, self.autoscaler_window_s,
+                self.autoscaler_min_lifetime_s, self.autoscaler_idle_teardown_s)
 
 
 def check_supported(config: ExecutionConfig) -> None:
     """Refuse, by name, the parts of a config this simulator does not model yet."""
     missing = []
-    if config.router.policy not in ROUTERS:
-        missing.append(f"router.policy {config.router.policy}")
-    if not isinstance(config.autoscaler, NoopAutoscaler):
-        missing.append(f"autoscaler.policy {config.autoscaler.policy}")
-    if config.scheduled_spin_ups:
-        missing.append("scheduled_spin_ups")
-    for index, cluster in enumerate(config.pool.clusters):
+    if isinstance(config.autoscaler, ReactiveAutoscaler) and (
+            config.autoscaler.trigger != "queue_depth"):
+        missing.append(f"autoscaler.trigger {config.autoscaler.trigger}")
+    for index, cluster in enumerate(config.all_clusters()):
+        where = (f"pool.clusters[{index}]" if index < len(config.pool.clusters)
+                 else "a cluster added by the autoscaler or a scheduled spin-up")
         if isinstance(cluster, ProvisionedCluster):
             sqa = cluster.wlm.short_query_acceleration
             if sqa is not None and sqa.enabled:
-                missing.append(f"pool.clusters[{index}].wlm.short_query_acceleration")
+                missing.append(f"{where}: wlm.short_query_acceleration")
             if cluster.max_concurrency_scaling_clusters > 0 and any(
                     q.concurrency_scaling == "auto" for q in cluster.wlm.queues):
-                missing.append(f"pool.clusters[{index}] concurrency scaling")
+                missing.append(f"{where}: concurrency scaling")
     if missing:
         raise NotBuiltError(
-            "the simulator does not model " + ", ".join(missing) + " yet (issue 3, steps 2-3); "
+            "the simulator does not model " + ", ".join(missing) + " yet (issue 3, step 3); "
             "nothing was simulated")
 
 
@@ -159,7 +177,7 @@ def prepare(workload: Workload, config: ExecutionConfig, model: LatencyModel | N
     check_supported(config)
     frame = workload.queries
     n = frame.height
-    specs: list[ClusterSpec] = list(config.pool.clusters)
+    specs: list[ClusterSpec] = config.all_clusters()
     shapes: list[Shape] = []
     spec_shape = []
     for spec in specs:
@@ -193,12 +211,27 @@ def prepare(workload: Workload, config: ExecutionConfig, model: LatencyModel | N
     else:
         assert isinstance(config.contention, NoContention)
         capacity = float("inf")
+    k = len(config.pool.clusters)
+    scaler = config.autoscaler
+    reactive = isinstance(scaler, ReactiveAutoscaler)
+    spin_ups = config.scheduled_spin_ups
+    first_scheduled = k + (1 if reactive else 0)
     return Prepared(
         arrival=frame["arrival_s"].to_numpy().astype(np.float64),
         runtime=runtime, shapes=shapes, specs=specs,
         spec_shape=np.array(spec_shape, np.int64), spec_qoff=np.array(qoff, np.int64),
         q_slots=np.array(q_slots, np.int64), q_timeout=np.array(q_timeout, np.float64),
         q_names=q_names, qmap=qmap, capacity=capacity,
-        initial_specs=np.arange(len(config.pool.clusters), dtype=np.int64),
+        initial_specs=np.arange(k, dtype=np.int64),
         router=ROUTERS[config.router.policy], max_clusters=config.pool.max_clusters,
+        spin_up_delay_s=float(config.pool.spin_up_delay_s),
+        sched_t=np.array([u.at_s for u in spin_ups], np.float64),
+        sched_spec=np.arange(first_scheduled, first_scheduled + len(spin_ups), dtype=np.int64),
+        sched_life=np.array([u.lifetime_s or np.inf for u in spin_ups], np.float64),
+        autoscaler_on=reactive,
+        autoscaler_spec=k if reactive else -1,
+        autoscaler_threshold=float(scaler.threshold) if reactive else np.inf,
+        autoscaler_window_s=float(scaler.window_s) if reactive else np.inf,
+        autoscaler_min_lifetime_s=float(scaler.min_lifetime_s) if reactive else 0.0,
+        autoscaler_idle_teardown_s=float(scaler.idle_teardown_s) if reactive else 0.0,
     )

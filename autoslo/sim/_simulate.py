@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -23,6 +24,9 @@ from autoslo.sim.billing import (
 from autoslo.workload import Workload
 
 Engine = Literal["auto", "fifo", "event"]
+
+
+ORIGINS = ("initial", "autoscaler", "scheduled")
 
 
 def fast_path_applies(prepared: Prepared, config: ExecutionConfig) -> bool:
@@ -58,26 +62,37 @@ def simulate(
             prepared.arrival, prepared.runtime, cluster, prepared.initial_specs,
             prepared.spec_shape, prepared.spec_qoff, prepared.q_slots, prepared.q_timeout,
             prepared.qmap)
+        lives = ClusterLives(prepared.initial_specs, np.zeros(k, np.int8), np.zeros(k),
+                             np.zeros(k), np.full(k, np.inf))
     else:
-        start, end, status, cluster, queue = _engine.event_loop(
-            prepared.arrival, prepared.runtime, prepared.spec_shape, prepared.spec_qoff,
-            prepared.q_slots, prepared.q_timeout, prepared.qmap, prepared.capacity,
-            prepared.initial_specs, prepared.router, prepared.max_clusters)
+        start, end, status, cluster, queue, *life = _engine.event_loop(*prepared.engine_args())
+        lives = ClusterLives(*life)
     elapsed = time.perf_counter() - began
-    return _tabulate(workload, config, prepared, start, end, status, cluster, queue,
+    return _tabulate(workload, config, prepared, start, end, status, cluster, queue, lives,
                      engine="fifo" if use_fifo else "event", seconds=elapsed,
                      execution_config_id=execution_config_id)
 
 
+@dataclass(frozen=True)
+class ClusterLives:
+    """Each cluster's spec, origin and life times, as the engine reports them."""
+
+    spec: np.ndarray
+    origin: np.ndarray
+    requested: np.ndarray
+    ready: np.ndarray
+    removed: np.ndarray
+
+
 def _tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
               start: np.ndarray, end: np.ndarray, status: np.ndarray, cluster: np.ndarray,
-              queue: np.ndarray, *, engine: str, seconds: float,
+              queue: np.ndarray, lives: ClusterLives, *, engine: str, seconds: float,
               execution_config_id: str | None) -> SimResult:
     prices = config.prices
     assert isinstance(prices, PriceTable)
     frame = workload.queries
     arrival = prepared.arrival
-    cluster_spec = prepared.initial_specs[cluster]
+    cluster_spec = lives.spec[cluster]
     isolated = prepared.runtime[np.arange(arrival.shape[0]), prepared.spec_shape[cluster_spec]]
     qoff = prepared.spec_qoff[cluster_spec]
     queue_name = pl.Series(prepared.q_names, dtype=pl.String).gather(qoff + queue)
@@ -98,10 +113,14 @@ def _tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
         columns["query_group"] = frame["query_group"]
     queries = pl.DataFrame(columns)
     horizon = float(max(end.max(initial=0.0), arrival.max(initial=0.0)))
+    order = np.argsort(cluster, kind="stable")
+    bounds = np.searchsorted(cluster[order], np.arange(len(lives.spec) + 1))
     rows = []
-    for c, spec_index in enumerate(prepared.initial_specs):
+    for c, spec_index in enumerate(lives.spec):
         spec = prepared.specs[spec_index]
-        mine = cluster == c
+        mine = order[bounds[c]:bounds[c + 1]]
+        ready = float(lives.ready[c])
+        removed = float(min(lives.removed[c], horizon)) if ready <= horizon else ready
         busy = float((end[mine] - start[mine]).sum())
         if isinstance(spec, ServerlessCluster):
             billed = serverless_billed_seconds(start[mine], end[mine],
@@ -109,13 +128,14 @@ def _tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
             cost = serverless_cost_usd(billed, spec.rpu, prices)
             node_type = None
         else:
-            billed = horizon
+            billed = max(0.0, removed - ready)
             cost = provisioned_cost_usd(billed, spec.node_type, spec.nodes, prices)
             node_type = spec.node_type
         rows.append({
             "cluster_id": c, "kind": spec.kind, "node_type": node_type, "size": spec.size,
-            "origin": "initial", "requested_s": 0.0, "ready_s": 0.0, "removed_s": horizon,
-            "queries": int(mine.sum()), "busy_s": busy, "billed_s": billed, "cost_usd": cost,
+            "origin": ORIGINS[int(lives.origin[c])], "requested_s": float(lives.requested[c]),
+            "ready_s": ready, "removed_s": removed, "queries": int(mine.size), "busy_s": busy,
+            "billed_s": billed, "cost_usd": cost,
         })
     clusters = pl.DataFrame(rows, schema={
         "cluster_id": pl.Int32, "kind": pl.String, "node_type": pl.String, "size": pl.Int64,
