@@ -3,6 +3,8 @@
 Cases (same generated workloads for every engine):
   wlm-static   one provisioned cluster, 3 manual WLM queues of 5/3/2 slots, no contention
   sls-ps-ll    two Serverless workgroups (cap 10), processor sharing (c=4), least-loaded routing
+  sls-auto     the same plus a reactive autoscaler (up to 6 workgroups) and predicted-latency
+               routing, on arrivals whose rate swings between 0.3x and 1.7x every two hours
 For each: queries/s of the compiled kernel (fifo fast path where it applies, and the general
 event loop), of `simulate()` end to end in memory, and of the readable reference (tests/), with
 ratios. Then `autoslo simulate` end to end (read parquet, simulate, write) at 1e5 and 1e6 queries
@@ -44,13 +46,24 @@ WLM = {"pool": {"clusters": [{
 SERVERLESS = {"pool": {"clusters": [{"kind": "serverless", "rpu": 8, "max_concurrency": 10}] * 2},
               "router": {"policy": "least_loaded"},
               "contention": {"model": "processor_sharing", "capacity": 4}}
+AUTOSCALED = {"pool": {"clusters": [{"kind": "serverless", "rpu": 8, "max_concurrency": 10}] * 2,
+                       "max_clusters": 6, "spin_up_delay_s": 120},
+              "router": {"policy": "predicted_latency"},
+              "autoscaler": {"policy": "reactive", "threshold": 5, "window_s": 30,
+                             "cluster": {"kind": "serverless", "rpu": 16, "max_concurrency": 10},
+                             "min_lifetime_s": 300, "idle_teardown_s": 60},
+              "contention": {"model": "processor_sharing", "capacity": 4}}
 
 
-def workload(n: int, lam: float, seed: int = 1) -> Workload:
+def workload(n: int, lam: float, seed: int = 1, swing: bool = False) -> Workload:
     rng = np.random.default_rng(seed)
+    gaps = rng.exponential(1 / lam, n)
+    if swing:  # time-varying rate: stretch gaps by 1 / (1 + 0.7 sin(2 pi t / 2 h))
+        t = np.cumsum(gaps)
+        gaps = gaps / (1 + 0.7 * np.sin(2 * np.pi * t / 7200))
     return Workload(id=f"bench-{n}", queries=pl.DataFrame({
         "query_id": np.arange(n, dtype=np.int64),
-        "arrival_s": np.cumsum(rng.exponential(1 / lam, n)),
+        "arrival_s": np.cumsum(gaps),
         "template_id": ["t"] * n,
         "query_group": rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2]),
         "runtime_s": rng.exponential(1.0, n),
@@ -75,9 +88,7 @@ def kernel_rates(w: Workload, config: ExecutionConfig, repeats: int) -> dict[str
         rates["fifo kernel"] = n / best_of(lambda: _engine.fifo_queues(
             p.arrival, p.runtime, cluster, p.initial_specs, p.spec_shape, p.spec_qoff,
             p.q_slots, p.q_timeout, p.qmap), repeats)
-    rates["event kernel"] = n / best_of(lambda: _engine.event_loop(
-        p.arrival, p.runtime, p.spec_shape, p.spec_qoff, p.q_slots, p.q_timeout, p.qmap,
-        p.capacity, p.initial_specs, p.router, p.max_clusters), repeats)
+    rates["event kernel"] = n / best_of(lambda: _engine.event_loop(*p.engine_args()), repeats)
     rates["simulate()"] = n / best_of(lambda: simulate(w, config), repeats)
     return rates
 
@@ -145,18 +156,24 @@ def main() -> None:
     sizes = [10_000, 50_000] if args.smoke else [100_000, 1_000_000]
     ref_n = 2_000 if args.smoke else 20_000
     repeats = 1 if args.smoke else 3
-    cases = {"wlm-static": (WLM, 8.0), "sls-ps-ll": (SERVERLESS, 6.4)}
-    for config_dict, lam in cases.values():  # compile (or load the numba cache) first
+    cases = {"wlm-static": (WLM, 8.0, False), "sls-ps-ll": (SERVERLESS, 6.4, False),
+             "sls-auto": (AUTOSCALED, 6.4, True)}
+    for config_dict, lam, swing in cases.values():  # compile (or load the numba cache) first
         warm = ExecutionConfig.model_validate({**config_dict, "prices": PRICES})
-        simulate(workload(200, lam), warm)
-        simulate(workload(200, lam), warm, engine="event")
+        simulate(workload(200, lam, swing=swing), warm)
+        simulate(workload(200, lam, swing=swing), warm, engine="event")
     print(f"{'case':<12}{'n':>10}  {'engine':<14}{'queries/s':>14}{'x reference':>14}")
-    for name, (config_dict, lam) in cases.items():
+    for name, (config_dict, lam, swing) in cases.items():
         config = ExecutionConfig.model_validate({**config_dict, "prices": PRICES})
-        ref = reference_rate(workload(ref_n, lam), config, ref_n)
+        ref = reference_rate(workload(ref_n, lam, swing=swing), config, ref_n)
         for n in sizes:
-            for engine, rate in kernel_rates(workload(n, lam), config, repeats).items():
+            w = workload(n, lam, swing=swing)
+            for engine, rate in kernel_rates(w, config, repeats).items():
                 print(f"{name:<12}{n:>10,}  {engine:<14}{rate:>14,.0f}{rate / ref:>14,.0f}")
+            if name == "sls-auto":
+                clusters = simulate(w, config).clusters
+                print(f"{'':<12}{'':>10}  ({clusters.height} cluster lives, "
+                      f"{(clusters['origin'] == 'autoscaler').sum()} added by the autoscaler)")
         print(f"{name:<12}{ref_n:>10,}  {'reference':<14}{ref:>14,.0f}{1:>14,.0f}")
     print("end to end (wlm-static through `autoslo simulate`, vs SimPy M/M/10 at the same load):")
     end_to_end(sizes)

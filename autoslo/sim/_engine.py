@@ -75,17 +75,6 @@ def fifo_queues(arrival, runtime, cluster_of, cluster_spec, spec_shape, spec_qof
     return start, end, status, queue
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _advance(c, t, vtime, last_t, nrun, capacity):  # pragma: no cover - compiled
-    """Bring cluster c's virtual time (work served per running query) up to wall time t."""
-    if capacity == INF:
-        vtime[c] = t
-    elif nrun[c] > 0:
-        rate = min(1.0, capacity / nrun[c])
-        vtime[c] += (t - last_t[c]) * rate
-    last_t[c] = t
-
-
 PENDING = 1
 ACTIVE = 2
 DRAINING = 3
@@ -93,63 +82,6 @@ REMOVED = 4
 ORIGIN_INITIAL = 0
 ORIGIN_AUTOSCALER = 1
 ORIGIN_SCHEDULED = 2
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _start(c, j, t, s, runtime, spec_shape, spec_qoff, q_timeout, queue, capacity, vtime, tag,
-           deadline, seq, started, start, store, store_used, run_off, run_cap, nrun, pos):
-    """Start query j on cluster c (spec s) at t; returns (store, store_used, next sequence).
-
-    Each cluster keeps the ids of its running queries contiguously in `store` (from
-    run_off[c], room for run_cap[c]); a full region moves to a new one twice the size.
-    """
-    tag[j] = (t if capacity == INF else vtime[c]) + runtime[j, spec_shape[s]]
-    deadline[j] = t + q_timeout[spec_qoff[s] + queue[j]]
-    seq[j] = started
-    start[j] = t
-    k = nrun[c]
-    if k == run_cap[c]:
-        cap = max(2 * run_cap[c], 4)
-        if store_used + cap > store.shape[0]:
-            bigger = np.empty(max(2 * store.shape[0], store_used + cap), np.int64)
-            bigger[:store_used] = store[:store_used]
-            store = bigger
-        store[store_used:store_used + k] = store[run_off[c]:run_off[c] + k]
-        run_off[c] = store_used
-        run_cap[c] = cap
-        store_used += cap
-    store[run_off[c] + k] = j
-    pos[j] = k
-    nrun[c] = k + 1
-    return store, store_used, started + 1
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _next_event(c, store, run_off, nrun, tag, deadline, seq, vtime, last_t, capacity,
-                next_t, next_j, next_timeout):  # pragma: no cover - compiled
-    """Cache cluster c's next completion or timeout (earliest; ties: completion, then seq)."""
-    best_t = INF
-    best_j = -1
-    best_to = False
-    k = nrun[c]
-    if k > 0:
-        rate = 1.0 if capacity == INF else min(1.0, capacity / k)
-        base = run_off[c]
-        for m in range(k):
-            j = store[base + m]
-            tc = tag[j] if capacity == INF else last_t[c] + (tag[j] - vtime[c]) / rate
-            to = False
-            if deadline[j] < tc:
-                tc = deadline[j]
-                to = True
-            if best_j < 0 or tc < best_t or (tc == best_t and ((best_to and not to) or (
-                    to == best_to and seq[j] < seq[best_j]))):
-                best_t = tc
-                best_j = j
-                best_to = to
-    next_t[c] = best_t
-    next_j[c] = best_j
-    next_timeout[c] = best_to
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -182,6 +114,11 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
     scheduled cluster's lifetime is over), idle teardown, scheduled spin-up, autoscaler,
     arrival. Returns per-query (start, end, status, cluster, queue) and per-cluster
     (spec, origin, requested, ready, removed).
+
+    Each cluster keeps a per-cluster virtual time `vtime` (work served to each running query):
+    a query started at virtual time v with isolated runtime r finishes when vtime reaches its
+    tag v + r. Running queries form a linked list per cluster; hot paths are written inline
+    (helper calls with many array arguments cost reference counting on every call).
     """
     n = arrival.shape[0]
     n_specs = spec_shape.shape[0]
@@ -193,16 +130,17 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
         for gq in range(spec_qoff[s], spec_qoff[s + 1]):
             total += min(q_slots[gq], n)
         spec_slots[s] = total
-    # every cluster life gets its own index; the autoscaler adds at most one per spin-up
-    work = 0.0
-    for j in range(n):
-        longest = 0.0
-        for k in range(runtime.shape[1]):
-            longest = max(longest, runtime[j, k])
-        work += longest
-    span = (arrival[n - 1] if n > 0 else 0.0) + work / min(1.0, capacity)
+    # every cluster life gets its own index; the autoscaler adds at most one per window and
+    # spin-up, and everything is over once all work is done (bounded by serial execution)
     n_alloc = initial_specs.shape[0] + sched_t.shape[0] + 1
     if as_on:
+        work = 0.0
+        for j in range(n):
+            longest = 0.0
+            for k in range(runtime.shape[1]):
+                longest = max(longest, runtime[j, k])
+            work += longest
+        span = (arrival[n - 1] if n > 0 else 0.0) + work / min(1.0, capacity)
         n_alloc += int(span / max(as_window, spin_up_delay, 1e-3)) + 2
     c_spec = np.full(n_alloc, -1, np.int64)
     c_state = np.zeros(n_alloc, np.int8)
@@ -213,7 +151,6 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
     c_drain = np.full(n_alloc, INF)
     c_life = np.full(n_alloc, INF)
     c_removable = np.zeros(n_alloc, np.bool_)
-    c_idle_since = np.full(n_alloc, INF)
     c_teardown = np.full(n_alloc, INF)
     eligible = np.zeros(n_alloc, np.bool_)
     slots_of = np.ones(n_alloc)
@@ -228,17 +165,15 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
     q_work = np.zeros(n_alloc * qmax)
     nq = np.zeros(n_alloc, np.int64)
     nrun = np.zeros(n_alloc, np.int64)
-    run_off = np.zeros(n_alloc, np.int64)
-    run_cap = np.zeros(n_alloc, np.int64)
-    store = np.empty(1024, np.int64)
-    store_used = 0
-    pos = np.zeros(n, np.int64)
+    run_head = np.full(n_alloc, -1, np.int64)
     vtime = np.zeros(n_alloc)
     last_t = np.zeros(n_alloc)
     next_t = np.full(n_alloc, INF)
     next_j = np.full(n_alloc, -1, np.int64)
     next_timeout = np.zeros(n_alloc, np.bool_)
     nxt = np.full(n, -1, np.int64)
+    run_next = np.full(n, -1, np.int64)
+    run_prev = np.full(n, -1, np.int64)
     tag = np.zeros(n)
     deadline = np.full(n, INF)
     seq = np.zeros(n, np.int64)
@@ -252,6 +187,7 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
         n_clusters += 1
         c_spec[c] = s
         c_state[c] = ACTIVE
+        eligible[c] = True
         c_requested[c] = 0.0
         c_ready[c] = 0.0
         slots_of[c] = spec_slots[s]
@@ -295,69 +231,152 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
             break
         t = best_t
         c = best_c
-        if kind == 0:  # a completion or timeout
-            _advance(c, t, vtime, last_t, nrun, capacity)
-            j = next_j[c]
-            end[j] = t
-            if next_timeout[c]:
-                status[j] = STATUS_TIMEOUT
-            last = nrun[c] - 1
-            moved = store[run_off[c] + last]
-            store[run_off[c] + pos[j]] = moved
-            pos[moved] = pos[j]
-            nrun[c] = last
-            row = c * qmax + queue[j]
-            h = q_head[row]
-            if h >= 0:
-                q_head[row] = nxt[h]
-                if q_head[row] < 0:
-                    q_tail[row] = -1
-                nq[c] -= 1
-                queued_total -= 1
-                q_work[row] -= runtime[h, spec_shape[c_spec[c]]]
-                store, store_used, started = _start(
-                    c, h, t, c_spec[c], runtime, spec_shape, spec_qoff, q_timeout, queue,
-                    capacity, vtime, tag, deadline, seq, started, start, store, store_used,
-                    run_off, run_cap, nrun, pos)
-                if queued_total < as_threshold:
-                    above_since = INF
-                    as_fire = INF
-            else:
-                q_free[row] += 1
-            _next_event(c, store, run_off, nrun, tag, deadline, seq, vtime, last_t, capacity,
-                        next_t, next_j, next_timeout)
-            if nrun[c] + nq[c] == 0:
+        pool_changed = False
+        to_start = -1
+        if kind == 0 or kind == 6:
+            if kind == 6:  # an arrival: route it, then start it or queue it
+                j = i
+                i += 1
+                if router == PREDICTED_LATENCY:
+                    for m in range(n_live):
+                        k = live[m]
+                        if eligible[k]:
+                            s = c_spec[k]
+                            q = qmap[s, j]
+                            row = k * qmax + q
+                            ahead = q_work[row]
+                            if q_free[row] == 0:
+                                rate = 1.0 if capacity == INF else min(1.0, capacity / nrun[k])
+                                v_now = t if capacity == INF else vtime[k] + (t - last_t[k]) * rate
+                                jj = run_head[k]
+                                while jj >= 0:
+                                    if queue[jj] == q:
+                                        ahead += tag[jj] - v_now
+                                    jj = run_next[jj]
+                            predicted[k] = predicted_finish_s(
+                                q_free[row] > 0, ahead, min(q_slots[spec_qoff[s] + q], n),
+                                runtime[j, spec_shape[s]], nrun[k], capacity)
+                c, rr = route(router, eligible, n_clusters, rr, nrun, nq, slots_of, predicted)
+                s = c_spec[c]
+                q = qmap[s, j]
+                cluster[j] = c
+                queue[j] = q
+                row = c * qmax + q
+                if c_teardown[c] < INF:  # busy again: no teardown
+                    c_teardown[c] = INF
+                    pool_changed = True
+                if q_free[row] > 0:
+                    q_free[row] -= 1
+                    to_start = j
+                else:
+                    if q_tail[row] >= 0:
+                        nxt[q_tail[row]] = j
+                    else:
+                        q_head[row] = j
+                    q_tail[row] = j
+                    nq[c] += 1
+                    q_work[row] += runtime[j, spec_shape[s]]
+                    queued_total += 1
+                    if as_on and queued_total >= as_threshold and above_since == INF:
+                        above_since = t
+                        as_fire = queue_depth_trigger_at(queued_total, as_threshold,
+                                                         above_since, as_window)
+            # bring the cluster's virtual time to t before its running set changes
+            if capacity == INF:
+                vtime[c] = t
+            elif nrun[c] > 0:
+                vtime[c] += (t - last_t[c]) * min(1.0, capacity / nrun[c])
+            last_t[c] = t
+            if kind == 0:  # a completion or timeout frees a slot in its queue
+                j = next_j[c]
+                end[j] = t
+                if next_timeout[c]:
+                    status[j] = STATUS_TIMEOUT
+                if run_prev[j] >= 0:
+                    run_next[run_prev[j]] = run_next[j]
+                else:
+                    run_head[c] = run_next[j]
+                if run_next[j] >= 0:
+                    run_prev[run_next[j]] = run_prev[j]
+                nrun[c] -= 1
+                row = c * qmax + queue[j]
+                h = q_head[row]
+                if h >= 0:
+                    q_head[row] = nxt[h]
+                    if q_head[row] < 0:
+                        q_tail[row] = -1
+                    nq[c] -= 1
+                    queued_total -= 1
+                    q_work[row] -= runtime[h, spec_shape[c_spec[c]]]
+                    to_start = h
+                    if queued_total < as_threshold:
+                        above_since = INF
+                        as_fire = INF
+                else:
+                    q_free[row] += 1
+            if to_start >= 0:
+                j = to_start
+                s = c_spec[c]
+                tag[j] = (t if capacity == INF else vtime[c]) + runtime[j, spec_shape[s]]
+                deadline[j] = t + q_timeout[spec_qoff[s] + queue[j]]
+                seq[j] = started
+                started += 1
+                start[j] = t
+                run_next[j] = run_head[c]
+                run_prev[j] = -1
+                if run_head[c] >= 0:
+                    run_prev[run_head[c]] = j
+                run_head[c] = j
+                nrun[c] += 1
+            if to_start >= 0 or kind == 0:
+                # the cluster's next completion or timeout (ties: completion, then seq)
+                nt = INF
+                nj = -1
+                nto = False
+                if nrun[c] > 0:
+                    rate = 1.0 if capacity == INF else min(1.0, capacity / nrun[c])
+                    jj = run_head[c]
+                    while jj >= 0:
+                        tc = tag[jj] if capacity == INF else t + (tag[jj] - vtime[c]) / rate
+                        to = False
+                        if deadline[jj] < tc:
+                            tc = deadline[jj]
+                            to = True
+                        if nj < 0 or tc < nt or (tc == nt and ((nto and not to) or (
+                                to == nto and seq[jj] < seq[nj]))):
+                            nt = tc
+                            nj = jj
+                            nto = to
+                        jj = run_next[jj]
+                next_t[c] = nt
+                next_j[c] = nj
+                next_timeout[c] = nto
+            if kind == 0 and nrun[c] + nq[c] == 0:
                 if c_state[c] == DRAINING:
                     kind = 3  # drained: remove it now (below)
                 elif c_removable[c]:
-                    c_idle_since[c] = t
                     c_teardown[c] = teardown_at(t, c_ready[c], as_idle, as_min_life)
-                    pool_t, pool_c, pool_kind = _next_pool_event(live, n_live, c_state, c_ready,
-                                                                 c_drain, c_teardown)
-            if kind == 0:
-                continue
+                    pool_changed = True
         if kind == 1:  # a requested cluster is ready
             c_state[c] = ACTIVE
+            eligible[c] = True
             n_pending -= 1
             if c_life[c] < INF:
                 c_drain[c] = t + c_life[c]
             if c_removable[c]:
-                c_idle_since[c] = t
                 c_teardown[c] = teardown_at(t, t, as_idle, as_min_life)
-            pool_t, pool_c, pool_kind = _next_pool_event(live, n_live, c_state, c_ready, c_drain,
-                                                         c_teardown)
-            continue
-        if kind == 2:  # a scheduled cluster's lifetime is over: stop routing to it
+            pool_changed = True
+        elif kind == 2:  # a scheduled cluster's lifetime is over: stop routing to it
             c_state[c] = DRAINING
+            eligible[c] = False
             c_drain[c] = INF
             c_teardown[c] = INF
-            if nrun[c] + nq[c] > 0:
-                pool_t, pool_c, pool_kind = _next_pool_event(live, n_live, c_state, c_ready,
-                                                             c_drain, c_teardown)
-                continue
-            kind = 3
+            pool_changed = True
+            if nrun[c] + nq[c] == 0:
+                kind = 3
         if kind == 3:  # remove a drained or idle cluster
             c_state[c] = REMOVED
+            eligible[c] = False
             c_removed[c] = t
             c_teardown[c] = INF
             next_t[c] = INF
@@ -367,11 +386,8 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
                     live[w] = live[m]
                     w += 1
             n_live = w
-            eligible[c] = False
-            pool_t, pool_c, pool_kind = _next_pool_event(live, n_live, c_state, c_ready, c_drain,
-                                                         c_teardown)
-            continue
-        if kind == 4 or kind == 5:  # request a cluster (scheduled spin-up or autoscaler)
+            pool_changed = True
+        elif kind == 4 or kind == 5:  # request a cluster (scheduled spin-up or autoscaler)
             if kind == 4:
                 s = sched_spec[si]
                 life = sched_life[si]
@@ -402,62 +418,9 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
                 live[n_live] = c
                 n_live += 1
                 n_pending += 1
-                pool_t, pool_c, pool_kind = _next_pool_event(live, n_live, c_state, c_ready,
-                                                             c_drain, c_teardown)
-            continue
-        # kind == 6: an arrival; route it, then start it or queue it
-        j = i
-        i += 1
-        for m in range(n_live):
-            k = live[m]
-            eligible[k] = c_state[k] == ACTIVE
-            if router == PREDICTED_LATENCY and eligible[k]:
-                s = c_spec[k]
-                q = qmap[s, j]
-                row = k * qmax + q
-                ahead = q_work[row]
-                if q_free[row] == 0:
-                    rate = 1.0 if capacity == INF else min(1.0, capacity / nrun[k])
-                    v_now = t if capacity == INF else vtime[k] + (t - last_t[k]) * rate
-                    for m in range(nrun[k]):
-                        jj = store[run_off[k] + m]
-                        if queue[jj] == q:
-                            ahead += tag[jj] - v_now
-                predicted[k] = predicted_finish_s(
-                    q_free[row] > 0, ahead, min(q_slots[spec_qoff[s] + q], n),
-                    runtime[j, spec_shape[s]], nrun[k], capacity)
-        c, rr = route(router, eligible, n_clusters, rr, nrun, nq, slots_of, predicted)
-        s = c_spec[c]
-        q = qmap[s, j]
-        cluster[j] = c
-        queue[j] = q
-        row = c * qmax + q
-        if c_teardown[c] < INF:
-            c_idle_since[c] = INF
-            c_teardown[c] = INF
-            pool_t, pool_c, pool_kind = _next_pool_event(live, n_live, c_state, c_ready, c_drain,
-                                                         c_teardown)
-        if q_free[row] > 0:
-            q_free[row] -= 1
-            _advance(c, t, vtime, last_t, nrun, capacity)
-            store, store_used, started = _start(
-                c, j, t, s, runtime, spec_shape, spec_qoff, q_timeout, queue, capacity, vtime,
-                tag, deadline, seq, started, start, store, store_used, run_off, run_cap, nrun,
-                pos)
-            _next_event(c, store, run_off, nrun, tag, deadline, seq, vtime, last_t, capacity,
-                        next_t, next_j, next_timeout)
-        else:
-            if q_tail[row] >= 0:
-                nxt[q_tail[row]] = j
-            else:
-                q_head[row] = j
-            q_tail[row] = j
-            nq[c] += 1
-            q_work[row] += runtime[j, spec_shape[s]]
-            queued_total += 1
-            if as_on and queued_total >= as_threshold and above_since == INF:
-                above_since = t
-                as_fire = queue_depth_trigger_at(queued_total, as_threshold, above_since,
-                                                 as_window)
+                pool_changed = True
+        if pool_changed:
+            pool_t, pool_c, pool_kind = _next_pool_event(live, n_live, c_state, c_ready,
+                                                         c_drain, c_teardown)
     return (start, end, status, cluster, queue, c_spec[:n_clusters], c_origin[:n_clusters],
             c_requested[:n_clusters], c_ready[:n_clusters], c_removed[:n_clusters])

@@ -95,7 +95,9 @@ def _tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
     cluster_spec = lives.spec[cluster]
     isolated = prepared.runtime[np.arange(arrival.shape[0]), prepared.spec_shape[cluster_spec]]
     qoff = prepared.spec_qoff[cluster_spec]
-    queue_name = pl.Series(prepared.q_names, dtype=pl.String).gather(qoff + queue)
+    names = list(dict.fromkeys(prepared.q_names))
+    name_index = np.array([names.index(q) for q in prepared.q_names], np.int64)
+    queue_name = pl.Series(names, dtype=pl.Enum(names)).gather(name_index[qoff + queue])
     columns = {
         "query_id": frame["query_id"],
         "template_id": frame["template_id"],
