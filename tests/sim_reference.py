@@ -34,6 +34,8 @@ class Cluster:
     removed: float = INF
     drain_at: float = INF
     teardown_at: float = INF
+    parent: int = -1  # a concurrency-scaling (burst) cluster serves its parent's queue
+    bursts: list[int] = field(default_factory=list)
     queues: list[deque[int]] = field(default_factory=list)
     free: list[int] = field(default_factory=list)
     running: dict[int, float] = field(default_factory=dict)  # query -> remaining work
@@ -60,6 +62,14 @@ def reference_simulate(p: Prepared) -> tuple[np.ndarray, ...]:
         c.queues = [deque() for _ in slots(spec)]
         c.free = slots(spec)
         clusters.append(c)
+        main = len(clusters) - 1
+        burst_queues = p.q_burst[p.spec_qoff[spec]:p.spec_qoff[spec + 1]]
+        for _ in range(int(p.spec_burst[spec])):
+            b = Cluster(spec, 3, requested, ready, parent=main)
+            b.queues = [deque() for _ in slots(spec)]
+            b.free = [s if on else 0 for s, on in zip(slots(spec), burst_queues, strict=True)]
+            c.bursts.append(len(clusters))
+            clusters.append(b)
 
     for spec in p.initial_specs:
         open_cluster(int(spec), 0, 0.0, 0.0)
@@ -82,14 +92,16 @@ def reference_simulate(p: Prepared) -> tuple[np.ndarray, ...]:
         state["started"] += 1
 
     def empty(c: Cluster) -> bool:
-        return not c.running and not any(c.queues)
+        return (not c.running and not any(c.queues)
+                and not any(clusters[b].running for b in c.bursts))
 
     def idle_from(c: Cluster, t: float) -> None:
         c.teardown_at = max(t + p.autoscaler_idle_teardown_s,
                             c.ready + p.autoscaler_min_lifetime_s)
 
     def remove(c: Cluster, t: float) -> None:
-        c.state, c.removed, c.teardown_at = REMOVED, t, INF
+        for x in [c, *(clusters[b] for b in c.bursts)]:
+            x.state, x.removed, x.teardown_at = REMOVED, t, INF
 
     next_arrival = 0
     next_spin_up = 0
@@ -128,13 +140,17 @@ def reference_simulate(p: Prepared) -> tuple[np.ndarray, ...]:
             end[j] = t
             status[j] = 1 if timed_out else 0
             q = queue_of[j]
-            if c.queues[q]:
+            owner = c if c.parent < 0 else clusters[c.parent]
+            if owner.queues[q]:
                 state["queued"] -= 1
-                begin(c, c.queues[q].popleft(), t)
+                h = owner.queues[q].popleft()
+                cluster_of[h] = index
+                begin(c, h, t)
                 if state["queued"] < p.autoscaler_threshold:
                     state["above_since"] = state["fire"] = INF
             else:
                 c.free[q] += 1
+            c = owner
             if empty(c):
                 if c.state == DRAINING:
                     remove(c, t)
@@ -174,7 +190,7 @@ def reference_simulate(p: Prepared) -> tuple[np.ndarray, ...]:
                              removable=p.autoscaler_on and life == INF, state=PENDING)
         else:
             next_arrival += 1
-            eligible = [i for i, c in enumerate(clusters) if c.state == ACTIVE]
+            eligible = [i for i, c in enumerate(clusters) if c.state == ACTIVE and c.parent < 0]
             if p.router == 0:
                 index = eligible[state["rr"] % len(eligible)]
                 state["rr"] += 1
@@ -190,16 +206,22 @@ def reference_simulate(p: Prepared) -> tuple[np.ndarray, ...]:
                     queue_slots = slots(c.spec)[q]
                     ahead = sum(runtime(c, w) for w in c.queues[q]) + sum(
                         rem for r, rem in c.running.items() if queue_of[r] == q)
-                    wait = 0.0 if c.free[q] > 0 else ahead / queue_slots
+                    slot_free = c.free[q] > 0 or any(clusters[b].free[q] > 0 for b in c.bursts)
+                    wait = 0.0 if slot_free else ahead / queue_slots
                     slow = 1.0 if p.capacity == INF else max(1.0, (len(c.running) + 1)
                                                             / p.capacity)
                     scores.append(wait + runtime(c, j) * slow)
                 index = eligible[int(np.argmin(scores))]
             c = clusters[index]
             q = int(p.qmap[c.spec, j])
-            cluster_of[j] = index
             queue_of[j] = q
             c.teardown_at = INF
+            if c.free[q] == 0:  # a full queue spills to a burst cluster with a free slot
+                for b in c.bursts:
+                    if clusters[b].free[q] > 0:
+                        index, c = b, clusters[b]
+                        break
+            cluster_of[j] = index
             if c.free[q] > 0:
                 c.free[q] -= 1
                 begin(c, j, t)
@@ -212,5 +234,5 @@ def reference_simulate(p: Prepared) -> tuple[np.ndarray, ...]:
                     state["fire"] = t + p.autoscaler_window_s
     lives = (np.array([c.spec for c in clusters]), np.array([c.origin for c in clusters]),
              np.array([c.requested for c in clusters]), np.array([c.ready for c in clusters]),
-             np.array([c.removed for c in clusters]))
+             np.array([c.removed for c in clusters]), np.array([c.parent for c in clusters]))
     return start, end, status, cluster_of, queue_of, lives

@@ -15,7 +15,7 @@ from autoslo.perf import TableModel
 from autoslo.sim import simulate
 from autoslo.sim._prepare import prepare
 from autoslo.sim._simulate import ORIGINS, fast_path_applies
-from autoslo.sim.billing import serverless_billed_seconds
+from autoslo.sim.billing import billed_busy_seconds
 from autoslo.workload import Workload
 from tests.sim_reference import reference_simulate
 
@@ -118,7 +118,7 @@ def test_serverless_billing_by_hand() -> None:
     # busy [0,10] and [30,40] merge (30 < 0 + 60): one period billed max(40, 60) = 60 s;
     # [100, 170.2] starts after the minimum: billed ceil(70.2) = 71 s.
     starts, ends = np.array([0, 30, 100.0]), np.array([10, 40, 170.2])
-    assert serverless_billed_seconds(starts, ends, 60) == 131
+    assert billed_busy_seconds(starts, ends, 60) == 131
     workload = make_workload([0, 30, 100], [10, 10, 70.2])
     result = simulate(workload, make_config([{"kind": "serverless", "rpu": 8}]))
     assert result.clusters["billed_s"].to_list() == [131]
@@ -181,6 +181,36 @@ def test_predicted_latency_routes_around_a_busy_cluster() -> None:
     assert result.queries["end_s"].to_list() == [50, 6, 11]
 
 
+def test_short_query_acceleration_by_hand() -> None:
+    # One 1-slot queue and an SQA queue (limit 2 s, one slot): the 10 s query takes the WLM
+    # slot, the two 1 s queries are accelerated and run one after the other meanwhile.
+    cluster = provisioned({"name": "default", "query_concurrency": 1})
+    cluster["wlm"]["short_query_acceleration"] = {"max_execution_time": 2, "simulated_slots": 1}
+    for engine in ("fifo", "event"):
+        result = simulate(make_workload([0, 0, 0], [10, 1, 1]), make_config([cluster]),
+                          engine=engine)
+        assert result.queries["queue"].to_list() == ["default", "sqa", "sqa"]
+        assert result.queries["start_s"].to_list() == [0, 0, 1]
+        assert result.queries["end_s"].to_list() == [10, 1, 2]
+
+
+def test_concurrency_scaling_by_hand() -> None:
+    # A full queue with concurrency scaling sends q1 to the burst cluster; q2 waits for the
+    # first slot to free at t=10, on the main cluster (lower index wins the tie). The burst
+    # cluster ran 10 s; the main cluster earned 15 s x 1 h / 24 h = 0.625 s of free credit.
+    cluster = provisioned({"name": "default", "query_concurrency": 1,
+                           "concurrency_scaling": "auto"})
+    cluster["max_concurrency_scaling_clusters"] = 1
+    result = simulate(make_workload([0, 0, 0], [10, 10, 5]), make_config([cluster]))
+    q, cl = result.queries, result.clusters
+    assert q["cluster_id"].to_list() == [0, 1, 0]
+    assert q["start_s"].to_list() == [0, 0, 10] and q["end_s"].to_list() == [10, 10, 15]
+    assert cl["origin"].to_list() == ["initial", "concurrency_scaling"]
+    assert cl["parent_cluster_id"].to_list() == [None, 0]
+    assert cl["billed_s"].to_list() == [15, 10]
+    assert cl["cost_usd"][1] == pytest.approx((10 - 0.625) / 3600 * 2 * 1.086)
+
+
 def test_unsorted_arrivals_are_sorted_and_ids_kept() -> None:
     frame = pl.DataFrame({"query_id": [7, 3], "arrival_s": [5.0, 1.0], "template_id": ["a", "b"],
                           "runtime_s": [1.0, 1.0]})
@@ -220,7 +250,16 @@ def _random_case(rng: np.random.Generator, contention: bool,
             last = {"name": "default", "query_concurrency": int(rng.integers(1, 4))}
             if rng.random() < 0.3:
                 last["max_execution_time"] = int(rng.integers(1, 6)) * 1000
-            clusters.append(provisioned(*queues, last))
+            for queue in [*queues, last]:
+                if rng.random() < 0.3:
+                    queue["concurrency_scaling"] = "auto"
+            cluster = provisioned(*queues, last)
+            cluster["max_concurrency_scaling_clusters"] = int(rng.integers(0, 3))
+            if rng.random() < 0.3:
+                cluster["wlm"]["short_query_acceleration"] = {
+                    "max_execution_time": int(rng.integers(0, 4)),
+                    "simulated_slots": int(rng.integers(1, 3))}
+            clusters.append(cluster)
     router = str(rng.choice(["round_robin", "least_loaded", "predicted_latency"]))
     cont = ({"model": "processor_sharing", "capacity": float(rng.choice([0.5, 1.0, 2.0, 3.0]))}
             if contention else None)
@@ -258,10 +297,11 @@ def test_engines_agree_with_the_reference(contention: bool, dynamic: bool) -> No
                 np.testing.assert_allclose(b, a, rtol=0, atol=1e-9, err_msg=f"{where}, {name}")
             assert got[2].tolist() == ref[2].tolist(), f"{where}, status"
             assert got[3].tolist() == ref[3].tolist(), f"{where}, cluster"
-            spec, origin, requested, ready, removed = ref[4]
+            spec, origin, requested, ready, removed, parent = ref[4]
             clusters = got[4]
             assert clusters.height == len(spec), f"{where}, clusters"
             assert clusters["origin"].to_list() == [ORIGINS[o] for o in origin], where
+            assert clusters["parent_cluster_id"].fill_null(-1).to_list() == parent.tolist()
             np.testing.assert_allclose(clusters["requested_s"].to_numpy(), requested, atol=1e-9)
             np.testing.assert_allclose(clusters["ready_s"].to_numpy(), ready, atol=1e-9)
             horizon = max(np.nanmax(ref[1], initial=0), workload.queries["arrival_s"].max())
@@ -330,7 +370,9 @@ def test_littles_law_and_slot_invariants() -> None:
     rng = np.random.default_rng(3)
     for _ in range(20):
         workload, config = _random_case(rng, bool(rng.integers(0, 2)))
-        q = simulate(workload, config).queries
+        result = simulate(workload, config)
+        q = result.queries
+        parents = result.clusters["parent_cluster_id"].to_list()
         assert (q["start_s"] >= q["arrival_s"]).all() and (q["end_s"] >= q["start_s"]).all()
         horizon = q["end_s"].max()
         # L = lambda * W, with L the time-average number in system measured by a sweep
@@ -342,9 +384,15 @@ def test_littles_law_and_slot_invariants() -> None:
         lam = q.height / horizon
         assert area / horizon == pytest.approx(lam * q["latency_s"].mean(), rel=1e-9)
         for (cluster, queue), part in q.group_by(["cluster_id", "queue"]):
-            spec = config.pool.clusters[int(cluster)]
-            slots = (spec.max_concurrency or 10**9) if spec.kind == "serverless" else next(
-                x.query_concurrency for x in spec.wlm.queues if x.name == queue)
+            main = parents[int(cluster)] if parents[int(cluster)] is not None else int(cluster)
+            mains = [i for i, parent in enumerate(parents) if parent is None]
+            spec = config.pool.clusters[mains.index(main)]
+            if spec.kind == "serverless":
+                slots = spec.max_concurrency or 10**9
+            elif queue == "sqa":
+                slots = spec.wlm.short_query_acceleration.simulated_slots
+            else:
+                slots = next(x.query_concurrency for x in spec.wlm.queues if x.name == queue)
             assert _max_concurrency(part["start_s"].to_numpy(), part["end_s"].to_numpy()) <= slots
 
 

@@ -97,14 +97,24 @@ def test_unknown_templates_need_a_latency_model_entry(data_dir: Path, tmp_path: 
                                   "workload: 'q03', 'q06', 'q09', 'q13', 'q18'")
 
 
-def test_features_not_simulated_yet_are_refused_by_name(data_dir: Path, cli) -> None:
-    result = cli("simulate", "--workload", "data/workloads/example", "--config",
-                 "data/execution_configs/examples/provisioned-wlm.yml")
+def test_features_not_simulated_are_refused_by_name(data_dir: Path, cli) -> None:
+    config = data_dir / "execution_configs" / "examples" / "serverless-pool.yml"
+    result = cli("simulate", "--workload", "data/workloads/example", "--config", str(config),
+                 "--set", "autoscaler.trigger=predicted_violations")
     assert result.code == 2
     assert result.err.strip() == (
-        "the simulator does not model pool.clusters[0]: wlm.short_query_acceleration, "
-        "pool.clusters[0]: concurrency scaling yet (issue 3, step 3); nothing was simulated")
+        "the simulator does not model autoscaler.trigger predicted_violations yet (use "
+        "queue_depth); nothing was simulated")
     assert not (data_dir / "simulator_runs").exists()
+
+
+def test_the_provisioned_example_uses_sqa_and_concurrency_scaling(data_dir: Path, cli) -> None:
+    result = cli("simulate", "--workload", "data/workloads/example", "--config",
+                 "data/execution_configs/examples/provisioned-wlm.yml")
+    assert result.code == 0, result.err
+    folder = Path(result.out.strip().rsplit(" -> ", 1)[1])
+    queries = pl.read_parquet(folder / "queries.parquet")
+    assert set(queries["queue"].cast(pl.String)) >= {"dashboard", "etl", "sqa"}
 
 
 def test_the_serverless_example_autoscales(data_dir: Path, cli) -> None:
@@ -115,3 +125,18 @@ def test_the_serverless_example_autoscales(data_dir: Path, cli) -> None:
     first, second = result.out.splitlines()
     assert "(event engine" in first
     assert second.startswith("SLO data/slos/example.yml: violation rate ")
+
+
+def test_same_result_in_another_process(data_dir: Path, tmp_path: Path, cli) -> None:
+    import subprocess
+    import sys
+
+    config = "data/execution_configs/examples/serverless-pool.yml"
+    assert cli("simulate", "--workload", "data/workloads/example", "--config", config,
+               "--out", str(tmp_path / "here")).code == 0
+    subprocess.run([sys.executable, "-m", "autoslo.cli", "simulate", "--workload",
+                    "data/workloads/example", "--config", config, "--out",
+                    str(tmp_path / "there")], check=True, capture_output=True)
+    for table in ("queries.parquet", "clusters.parquet"):
+        assert pl.read_parquet(tmp_path / "here" / table).equals(
+            pl.read_parquet(tmp_path / "there" / table))

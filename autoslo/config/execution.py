@@ -106,12 +106,24 @@ class WlmQueue(StrictModel):
     concurrency_scaling: Literal["auto", "off"] = "off"
 
 
+DYNAMIC_SQA_LIMIT_S = 5.0
+
+
 class ShortQueryAcceleration(StrictModel):
     """Short query acceleration: a separate queue for queries predicted to run briefly."""
 
     enabled: bool = True
     max_execution_time: Annotated[int, AfterValidator(between(0, 20))] = Field(
-        default=0, description="seconds, 1-20; 0 = dynamic (Redshift picks the limit)")
+        default=0, description="seconds, 1-20; 0 = dynamic (Redshift picks the limit; the "
+                               f"simulator uses {DYNAMIC_SQA_LIMIT_S:g} s)")
+    simulated_slots: Annotated[int, AfterValidator(between(1, 50))] = Field(
+        default=6, description="slots the simulator gives the SQA queue (Redshift sizes it "
+                               "itself; not part of the WLM JSON)")
+
+    @property
+    def limit_s(self) -> float:
+        """The runtime under which a query is accelerated."""
+        return float(self.max_execution_time) or DYNAMIC_SQA_LIMIT_S
 
 
 class Wlm(StrictModel):

@@ -16,8 +16,16 @@ What it models (and the Redshift behaviour behind it):
   `window_s`, one at a time (it waits for a requested cluster to be ready) and never beyond
   `max_clusters`; clusters it added (and scheduled ones without a lifetime) are removed after
   `idle_teardown_s` idle, but not before `min_lifetime_s`. Initial clusters stay to the end.
-  Short query acceleration and concurrency scaling are not modelled yet (step 3): configs
-  using them are refused by name.
+  (The `predicted_violations` trigger is not modelled yet and is refused by name.)
+- **Short query acceleration** (provisioned): a query whose isolated runtime on the cluster is
+  at most the SQA limit (`max_execution_time`; 0 = dynamic, simulated as 5 s) goes to a
+  separate SQA queue with `simulated_slots` slots instead of its WLM queue (a perfect runtime
+  prediction; Redshift predicts it with a model).
+- **Concurrency scaling** (provisioned): a cluster with `max_concurrency_scaling_clusters` m > 0
+  has m burst clusters of its own shape. When a query arrives at a full queue whose
+  `concurrency_scaling` is `auto`, it runs on a burst cluster with a free slot of that queue;
+  a burst cluster's freed slot takes the next query waiting in its main cluster's queue. Burst
+  clusters start at once (Redshift's take seconds) and have their own contention.
 - **Admission** per cluster. Provisioned: manual WLM queues, each with `query_concurrency` slots,
   FIFO within a queue; a query goes to the first queue whose `user_group` or `query_group` matches
   (wildcards with `*_wild_card: 1`), else to the default (last) queue, as Redshift routes by user
@@ -34,7 +42,9 @@ What it models (and the Redshift behaviour behind it):
   own runtime slowed by processor sharing). Ties: lowest index. The policies are plain functions
   in `autoslo.policies`, shared with the live replay.
 - **Billing** (`autoslo.sim.billing`): Serverless busy periods with the 60 s minimum; provisioned
-  node-hours from ready to removed (or the end of the run).
+  node-hours from ready to removed (or the end of the run); concurrency scaling per second of
+  busy time at the main cluster's rate, after the free credit the main cluster earned (one hour
+  per 24 h it ran, up to `concurrency_scaling_max_free_s`).
 - **Determinism**: same inputs, same outputs; ties are broken by (time, event kind, sequence):
   completions, then clusters becoming ready, drains, teardowns, scheduled spin-ups, the
   autoscaler and arrivals; lower cluster index first, then the earlier-started query.

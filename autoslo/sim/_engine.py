@@ -82,6 +82,25 @@ REMOVED = 4
 ORIGIN_INITIAL = 0
 ORIGIN_AUTOSCALER = 1
 ORIGIN_SCHEDULED = 2
+ORIGIN_BURST = 3
+
+
+@njit(cache=True, nogil=True)
+def _open_cluster(c, s, state, origin, parent, t_requested, t_ready, qmax, n, c_spec, c_state,
+                  c_origin, c_parent, c_requested, c_ready, q_free, q_slots, q_burst,
+                  spec_qoff):  # pragma: no cover - compiled
+    """Set up cluster c of spec s. A burst (concurrency-scaling) cluster gets slots only in
+    the queues with concurrency scaling on; it serves its parent's queue."""
+    c_spec[c] = s
+    c_state[c] = state
+    c_origin[c] = origin
+    c_parent[c] = parent
+    c_requested[c] = t_requested
+    c_ready[c] = t_ready
+    for q in range(spec_qoff[s + 1] - spec_qoff[s]):
+        gq = spec_qoff[s] + q
+        if parent < 0 or q_burst[gq]:
+            q_free[c * qmax + q] = min(q_slots[gq], n)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -104,8 +123,9 @@ def _next_pool_event(live, n_live, c_state, c_ready, c_drain, c_teardown):
 
 
 @njit(cache=True, nogil=True)
-def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap, capacity,
-               initial_specs, router, max_clusters, spin_up_delay, sched_t, sched_spec,
+def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_burst, spec_burst,
+               qmap, capacity, initial_specs, router, max_clusters, spin_up_delay, sched_t,
+               sched_spec,
                sched_life, as_on, as_spec, as_threshold, as_window, as_min_life,
                as_idle):  # pragma: no cover - compiled
     """The general engine: contention, state-dependent routing and a pool that changes.
@@ -142,6 +162,10 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
             work += longest
         span = (arrival[n - 1] if n > 0 else 0.0) + work / min(1.0, capacity)
         n_alloc += int(span / max(as_window, spin_up_delay, 1e-3)) + 2
+    most_burst = 0
+    for s in range(n_specs):
+        most_burst = max(most_burst, spec_burst[s])
+    n_alloc *= 1 + most_burst  # each cluster may bring its concurrency-scaling clusters
     c_spec = np.full(n_alloc, -1, np.int64)
     c_state = np.zeros(n_alloc, np.int8)
     c_origin = np.zeros(n_alloc, np.int8)
@@ -151,6 +175,9 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
     c_drain = np.full(n_alloc, INF)
     c_life = np.full(n_alloc, INF)
     c_removable = np.zeros(n_alloc, np.bool_)
+    c_parent = np.full(n_alloc, -1, np.int64)
+    c_bfirst = np.zeros(n_alloc, np.int64)
+    c_bcount = np.zeros(n_alloc, np.int64)
     c_teardown = np.full(n_alloc, INF)
     eligible = np.zeros(n_alloc, np.bool_)
     slots_of = np.ones(n_alloc)
@@ -185,16 +212,22 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
     for s in initial_specs:
         c = n_clusters
         n_clusters += 1
-        c_spec[c] = s
-        c_state[c] = ACTIVE
+        _open_cluster(c, s, ACTIVE, ORIGIN_INITIAL, -1, 0.0, 0.0, qmax, n, c_spec, c_state,
+                      c_origin, c_parent, c_requested, c_ready, q_free, q_slots, q_burst,
+                      spec_qoff)
         eligible[c] = True
-        c_requested[c] = 0.0
-        c_ready[c] = 0.0
         slots_of[c] = spec_slots[s]
-        for q in range(spec_qoff[s + 1] - spec_qoff[s]):
-            q_free[c * qmax + q] = min(q_slots[spec_qoff[s] + q], n)
         live[n_live] = c
         n_live += 1
+        c_bfirst[c] = n_clusters
+        c_bcount[c] = spec_burst[s]
+        for _ in range(spec_burst[s]):
+            _open_cluster(n_clusters, s, ACTIVE, ORIGIN_BURST, c, 0.0, 0.0, qmax, n, c_spec,
+                          c_state, c_origin, c_parent, c_requested, c_ready, q_free, q_slots,
+                          q_burst, spec_qoff)
+            live[n_live] = n_clusters
+            n_live += 1
+            n_clusters += 1
     pool_t, pool_c, pool_kind = INF, -1, -1
     queued_total = 0
     above_since = INF
@@ -245,7 +278,11 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
                             q = qmap[s, j]
                             row = k * qmax + q
                             ahead = q_work[row]
-                            if q_free[row] == 0:
+                            slot_free = q_free[row] > 0
+                            if q_burst[spec_qoff[s] + q]:
+                                for b in range(c_bfirst[k], c_bfirst[k] + c_bcount[k]):
+                                    slot_free = slot_free or q_free[b * qmax + q] > 0
+                            if not slot_free:
                                 rate = 1.0 if capacity == INF else min(1.0, capacity / nrun[k])
                                 v_now = t if capacity == INF else vtime[k] + (t - last_t[k]) * rate
                                 jj = run_head[k]
@@ -254,17 +291,24 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
                                         ahead += tag[jj] - v_now
                                     jj = run_next[jj]
                             predicted[k] = predicted_finish_s(
-                                q_free[row] > 0, ahead, min(q_slots[spec_qoff[s] + q], n),
+                                slot_free, ahead, min(q_slots[spec_qoff[s] + q], n),
                                 runtime[j, spec_shape[s]], nrun[k], capacity)
                 c, rr = route(router, eligible, n_clusters, rr, nrun, nq, slots_of, predicted)
                 s = c_spec[c]
                 q = qmap[s, j]
-                cluster[j] = c
                 queue[j] = q
                 row = c * qmax + q
                 if c_teardown[c] < INF:  # busy again: no teardown
                     c_teardown[c] = INF
                     pool_changed = True
+                if q_free[row] == 0 and q_burst[spec_qoff[s] + q]:
+                    # the queue is full: a concurrency-scaling cluster with a free slot takes it
+                    for b in range(c_bfirst[c], c_bfirst[c] + c_bcount[c]):
+                        if q_free[b * qmax + q] > 0:
+                            c = b
+                            row = b * qmax + q
+                            break
+                cluster[j] = c
                 if q_free[row] > 0:
                     q_free[row] -= 1
                     to_start = j
@@ -299,21 +343,23 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
                 if run_next[j] >= 0:
                     run_prev[run_next[j]] = run_prev[j]
                 nrun[c] -= 1
-                row = c * qmax + queue[j]
+                owner = c if c_parent[c] < 0 else c_parent[c]
+                row = owner * qmax + queue[j]  # a burst cluster serves its parent's queue
                 h = q_head[row]
                 if h >= 0:
                     q_head[row] = nxt[h]
                     if q_head[row] < 0:
                         q_tail[row] = -1
-                    nq[c] -= 1
+                    nq[owner] -= 1
                     queued_total -= 1
                     q_work[row] -= runtime[h, spec_shape[c_spec[c]]]
                     to_start = h
+                    cluster[h] = c
                     if queued_total < as_threshold:
                         above_since = INF
                         as_fire = INF
                 else:
-                    q_free[row] += 1
+                    q_free[c * qmax + queue[j]] += 1
             if to_start >= 0:
                 j = to_start
                 s = c_spec[c]
@@ -351,12 +397,18 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
                 next_t[c] = nt
                 next_j[c] = nj
                 next_timeout[c] = nto
-            if kind == 0 and nrun[c] + nq[c] == 0:
-                if c_state[c] == DRAINING:
-                    kind = 3  # drained: remove it now (below)
-                elif c_removable[c]:
-                    c_teardown[c] = teardown_at(t, c_ready[c], as_idle, as_min_life)
-                    pool_changed = True
+            if kind == 0:
+                owner = c if c_parent[c] < 0 else c_parent[c]
+                busy = nrun[owner] + nq[owner]
+                for b in range(c_bfirst[owner], c_bfirst[owner] + c_bcount[owner]):
+                    busy += nrun[b]
+                if busy == 0:
+                    c = owner
+                    if c_state[c] == DRAINING:
+                        kind = 3  # drained: remove it now (below)
+                    elif c_removable[c]:
+                        c_teardown[c] = teardown_at(t, c_ready[c], as_idle, as_min_life)
+                        pool_changed = True
         if kind == 1:  # a requested cluster is ready
             c_state[c] = ACTIVE
             eligible[c] = True
@@ -372,17 +424,21 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
             c_drain[c] = INF
             c_teardown[c] = INF
             pool_changed = True
-            if nrun[c] + nq[c] == 0:
+            busy = nrun[c] + nq[c]
+            for b in range(c_bfirst[c], c_bfirst[c] + c_bcount[c]):
+                busy += nrun[b]
+            if busy == 0:
                 kind = 3
-        if kind == 3:  # remove a drained or idle cluster
-            c_state[c] = REMOVED
-            eligible[c] = False
-            c_removed[c] = t
-            c_teardown[c] = INF
-            next_t[c] = INF
+        if kind == 3:  # remove a drained or idle cluster, with its burst clusters
+            for x in range(c, c + 1 + c_bcount[c]):
+                c_state[x] = REMOVED
+                eligible[x] = False
+                c_removed[x] = t
+                c_teardown[x] = INF
+                next_t[x] = INF
             w = 0
             for m in range(n_live):
-                if live[m] != c:
+                if live[m] < c or live[m] > c + c_bcount[c]:
                     live[w] = live[m]
                     w += 1
             n_live = w
@@ -405,22 +461,29 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, qmap
             if allowed:
                 c = n_clusters
                 n_clusters += 1
-                c_spec[c] = s
-                c_state[c] = PENDING
-                c_origin[c] = ORIGIN_SCHEDULED if kind == 4 else ORIGIN_AUTOSCALER
-                c_requested[c] = t
-                c_ready[c] = t + spin_up_delay
+                _open_cluster(c, s, PENDING,
+                              ORIGIN_SCHEDULED if kind == 4 else ORIGIN_AUTOSCALER, -1, t,
+                              t + spin_up_delay, qmax, n, c_spec, c_state, c_origin, c_parent,
+                              c_requested, c_ready, q_free, q_slots, q_burst, spec_qoff)
                 c_life[c] = life
                 c_removable[c] = as_on and life == INF
                 slots_of[c] = spec_slots[s]
-                for q in range(spec_qoff[s + 1] - spec_qoff[s]):
-                    q_free[c * qmax + q] = min(q_slots[spec_qoff[s] + q], n)
                 live[n_live] = c
                 n_live += 1
                 n_pending += 1
                 pool_changed = True
+                c_bfirst[c] = n_clusters
+                c_bcount[c] = spec_burst[s]
+                for _ in range(spec_burst[s]):
+                    _open_cluster(n_clusters, s, ACTIVE, ORIGIN_BURST, c, t, t + spin_up_delay,
+                                  qmax, n, c_spec, c_state, c_origin, c_parent, c_requested,
+                                  c_ready, q_free, q_slots, q_burst, spec_qoff)
+                    live[n_live] = n_clusters
+                    n_live += 1
+                    n_clusters += 1
         if pool_changed:
             pool_t, pool_c, pool_kind = _next_pool_event(live, n_live, c_state, c_ready,
                                                          c_drain, c_teardown)
     return (start, end, status, cluster, queue, c_spec[:n_clusters], c_origin[:n_clusters],
-            c_requested[:n_clusters], c_ready[:n_clusters], c_removed[:n_clusters])
+            c_requested[:n_clusters], c_ready[:n_clusters], c_removed[:n_clusters],
+            c_parent[:n_clusters])

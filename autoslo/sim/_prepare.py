@@ -46,6 +46,8 @@ class Prepared:
     spec_qoff: np.ndarray        # int64[n_specs + 1]: queue ranges into q_slots / q_timeout
     q_slots: np.ndarray          # int64[n_queues]
     q_timeout: np.ndarray        # float64[n_queues], inf = none
+    q_burst: np.ndarray          # bool[n_queues]: concurrency scaling on (burst clusters help)
+    spec_burst: np.ndarray       # int64[n_specs]: max concurrency-scaling clusters
     q_names: list[str]
     qmap: np.ndarray             # int16[n_specs, n]: local queue of each query per spec
     capacity: float              # processor-sharing capacity per cluster, inf = no contention
@@ -66,7 +68,8 @@ class Prepared:
     def engine_args(self) -> tuple:
         """The positional arguments of `_engine.event_loop`."""
         return (self.arrival, self.runtime, self.spec_shape, self.spec_qoff, self.q_slots,
-                self.q_timeout, self.qmap, self.capacity, self.initial_specs, self.router,
+                self.q_timeout, self.q_burst, self.spec_burst, self.qmap, self.capacity,
+                self.initial_specs, self.router,
                 self.max_clusters, self.spin_up_delay_s, self.sched_t, self.sched_spec,
                 self.sched_life, self.autoscaler_on, self.autoscaler_spec,
                 self.autoscaler_threshold, self.autoscaler_window_s,
@@ -74,32 +77,18 @@ class Prepared:
 
 
 def check_supported(config: ExecutionConfig) -> None:
-    """Refuse, by name, the parts of a config this simulator does not model yet."""
-    missing = []
+    """Refuse, by name, the parts of a config this simulator does not model."""
     if isinstance(config.autoscaler, ReactiveAutoscaler) and (
             config.autoscaler.trigger != "queue_depth"):
-        missing.append(f"autoscaler.trigger {config.autoscaler.trigger}")
-    for index, cluster in enumerate(config.all_clusters()):
-        where = (f"pool.clusters[{index}]" if index < len(config.pool.clusters)
-                 else "a cluster added by the autoscaler or a scheduled spin-up")
-        if isinstance(cluster, ProvisionedCluster):
-            sqa = cluster.wlm.short_query_acceleration
-            if sqa is not None and sqa.enabled:
-                missing.append(f"{where}: wlm.short_query_acceleration")
-            if cluster.max_concurrency_scaling_clusters > 0 and any(
-                    q.concurrency_scaling == "auto" for q in cluster.wlm.queues):
-                missing.append(f"{where}: concurrency scaling")
-    if missing:
         raise NotBuiltError(
-            "the simulator does not model " + ", ".join(missing) + " yet (issue 3, step 3); "
-            "nothing was simulated")
+            f"the simulator does not model autoscaler.trigger {config.autoscaler.trigger} yet "
+            "(use queue_depth); nothing was simulated")
 
 
 def isolated_runtimes(workload: Workload, model: LatencyModel | None, shape: Shape) -> np.ndarray:
     """Each query's isolated runtime on `shape` (see the module docs of `autoslo.sim`)."""
     frame = workload.queries
     n = frame.height
-    templates = frame["template_id"].to_list()
     has_runtime = "runtime_s" in frame.columns
     measured = frame["runtime_s"].to_numpy() if has_runtime else np.full(n, np.nan)
     given = ~np.isnan(measured) if has_runtime else np.zeros(n, bool)
@@ -110,6 +99,7 @@ def isolated_runtimes(workload: Workload, model: LatencyModel | None, shape: Sha
                 f"{int((~given).sum())} queries have no runtime_s and the execution config names "
                 "no latency model (latency_model.model); give one or fill runtime_s")
         return measured.astype(np.float64)
+    templates = frame["template_id"].to_list()
     _check_templates(model, templates)
     predicted = model.predict(templates, shape.key, shape.size)
     out[:] = predicted
@@ -140,30 +130,34 @@ def _check_templates(model: LatencyModel, templates: list[str]) -> None:
 
 
 def _queue_map(workload: Workload, cluster: ProvisionedCluster) -> np.ndarray:
-    """Local WLM queue of each query: the first queue whose user or query group matches."""
+    """Local WLM queue of each query: the first queue whose user or query group matches.
+
+    "First queue matching the user or the group" is the smaller of the first queue matching
+    the user and the first matching the group, so each column is mapped on its own, by value.
+    """
     frame = workload.queries
-    n = frame.height
-    groups = frame["query_group"] if "query_group" in frame.columns else pl.Series([None] * n)
-    users = frame["user"] if "user" in frame.columns else pl.Series([None] * n)
-    pairs = pl.DataFrame({"g": groups.cast(pl.String), "u": users.cast(pl.String)})
-    distinct = pairs.unique(maintain_order=True)
     queues = cluster.wlm.queues
     default = len(queues) - 1
-
-    def pick(group: str | None, user: str | None) -> int:
-        for index, queue in enumerate(queues[:-1]):
-            if user is not None and _matches(user, queue.user_group, queue.user_group_wild_card):
-                return index
-            if group is not None and _matches(group, queue.query_group,
-                                              queue.query_group_wild_card):
-                return index
-        return default
-
-    mapping = distinct.with_columns(
-        pl.Series("q", [pick(g, u) for g, u in distinct.iter_rows()], dtype=pl.Int16))
-    joined = pairs.join(mapping, on=["g", "u"], how="left", nulls_equal=True,
-                        maintain_order="left")
-    return joined["q"].to_numpy().astype(np.int16)
+    result = np.full(frame.height, default, np.int16)
+    for column, groups, wildcard in (
+            ("user", [q.user_group for q in queues[:-1]],
+             [q.user_group_wild_card for q in queues[:-1]]),
+            ("query_group", [q.query_group for q in queues[:-1]],
+             [q.query_group_wild_card for q in queues[:-1]])):
+        if column not in frame.columns or not any(groups):
+            continue
+        values = frame[column].cast(pl.String)
+        distinct = values.drop_nulls().unique().to_list()
+        mapping = {}
+        for value in distinct:
+            for index, (patterns, wild) in enumerate(zip(groups, wildcard, strict=True)):
+                if _matches(value, patterns, wild):
+                    mapping[value] = index
+                    break
+        if mapping:
+            first = values.replace_strict(mapping, default=default, return_dtype=pl.Int16)
+            result = np.minimum(result, first.fill_null(default).to_numpy())
+    return result
 
 
 def _matches(value: str, patterns: list[str], wildcard: int) -> bool:
@@ -191,6 +185,8 @@ def prepare(workload: Workload, config: ExecutionConfig, model: LatencyModel | N
     q_slots: list[int] = []
     q_timeout: list[float] = []
     q_names: list[str] = []
+    q_burst: list[bool] = []
+    spec_burst: list[int] = []
     qoff = [0]
     qmap = np.zeros((len(specs), n), np.int16)
     for index, spec in enumerate(specs):
@@ -198,13 +194,27 @@ def prepare(workload: Workload, config: ExecutionConfig, model: LatencyModel | N
             q_slots.append(spec.max_concurrency or UNLIMITED_SLOTS)
             q_timeout.append(float(spec.max_query_execution_time or np.inf))
             q_names.append("serverless")
+            q_burst.append(False)
+            spec_burst.append(0)
         else:
             for queue in spec.wlm.queues:
                 q_slots.append(queue.query_concurrency)
                 q_timeout.append(queue.max_execution_time / 1000.0
                                  if queue.max_execution_time else np.inf)
                 q_names.append(queue.name)
+                q_burst.append(queue.concurrency_scaling == "auto")
             qmap[index] = _queue_map(workload, spec)
+            sqa = spec.wlm.short_query_acceleration
+            if sqa is not None and sqa.enabled:
+                q_slots.append(sqa.simulated_slots)
+                q_timeout.append(np.inf)
+                q_names.append("sqa")
+                q_burst.append(False)
+                short = runtime[:, spec_shape[index]] <= sqa.limit_s
+                qmap[index][short] = len(spec.wlm.queues)
+            spec_burst.append(spec.max_concurrency_scaling_clusters
+                              if any(q.concurrency_scaling == "auto" for q in spec.wlm.queues)
+                              else 0)
         qoff.append(len(q_slots))
     if isinstance(config.contention, ProcessorSharing):
         capacity = float(config.contention.capacity)
@@ -221,6 +231,7 @@ def prepare(workload: Workload, config: ExecutionConfig, model: LatencyModel | N
         runtime=runtime, shapes=shapes, specs=specs,
         spec_shape=np.array(spec_shape, np.int64), spec_qoff=np.array(qoff, np.int64),
         q_slots=np.array(q_slots, np.int64), q_timeout=np.array(q_timeout, np.float64),
+        q_burst=np.array(q_burst, np.bool_), spec_burst=np.array(spec_burst, np.int64),
         q_names=q_names, qmap=qmap, capacity=capacity,
         initial_specs=np.arange(k, dtype=np.int64),
         router=ROUTERS[config.router.policy], max_clusters=config.pool.max_clusters,

@@ -17,8 +17,8 @@ from autoslo.sim import _engine
 from autoslo.sim._prepare import Prepared, prepare
 from autoslo.sim._result import SimResult, status_names
 from autoslo.sim.billing import (
+    billed_busy_seconds,
     provisioned_cost_usd,
-    serverless_billed_seconds,
     serverless_cost_usd,
 )
 from autoslo.workload import Workload
@@ -26,13 +26,13 @@ from autoslo.workload import Workload
 Engine = Literal["auto", "fifo", "event"]
 
 
-ORIGINS = ("initial", "autoscaler", "scheduled")
+ORIGINS = ("initial", "autoscaler", "scheduled", "concurrency_scaling")
 
 
 def fast_path_applies(prepared: Prepared, config: ExecutionConfig) -> bool:
     """Queues are independent: no contention, a fixed pool, state-blind routing."""
     return (prepared.capacity == float("inf") and isinstance(config.autoscaler, NoopAutoscaler)
-            and not config.scheduled_spin_ups
+            and not config.scheduled_spin_ups and not prepared.spec_burst.any()
             and (len(config.pool.clusters) == 1 or config.router.policy == "round_robin"))
 
 
@@ -63,7 +63,7 @@ def simulate(
             prepared.spec_shape, prepared.spec_qoff, prepared.q_slots, prepared.q_timeout,
             prepared.qmap)
         lives = ClusterLives(prepared.initial_specs, np.zeros(k, np.int8), np.zeros(k),
-                             np.zeros(k), np.full(k, np.inf))
+                             np.zeros(k), np.full(k, np.inf), np.full(k, -1))
     else:
         start, end, status, cluster, queue, *life = _engine.event_loop(*prepared.engine_args())
         lives = ClusterLives(*life)
@@ -82,6 +82,7 @@ class ClusterLives:
     requested: np.ndarray
     ready: np.ndarray
     removed: np.ndarray
+    parent: np.ndarray
 
 
 def _tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
@@ -115,17 +116,34 @@ def _tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
         columns["query_group"] = frame["query_group"]
     queries = pl.DataFrame(columns)
     horizon = float(max(end.max(initial=0.0), arrival.max(initial=0.0)))
-    order = np.argsort(cluster, kind="stable")
-    bounds = np.searchsorted(cluster[order], np.arange(len(lives.spec) + 1))
+    keys = cluster.astype(np.int16 if len(lives.spec) < 2**15 else np.int64)
+    order = np.argsort(keys, kind="stable")  # a radix sort for int16 keys
+    bounds = np.searchsorted(keys[order], np.arange(len(lives.spec) + 1))
     rows = []
+    free_credit_s: dict[int, float] = {}
     for c, spec_index in enumerate(lives.spec):
         spec = prepared.specs[spec_index]
         mine = order[bounds[c]:bounds[c + 1]]
         ready = float(lives.ready[c])
         removed = float(min(lives.removed[c], horizon)) if ready <= horizon else ready
         busy = float((end[mine] - start[mine]).sum())
-        if isinstance(spec, ServerlessCluster):
-            billed = serverless_billed_seconds(start[mine], end[mine],
+        parent = int(lives.parent[c])
+        if parent >= 0:
+            # concurrency scaling: per second while its queries run, beyond the free credit
+            # its main cluster earned (one hour per 24 h up, to a cap)
+            assert not isinstance(spec, ServerlessCluster)
+            billed = billed_busy_seconds(start[mine], end[mine], 1.0)
+            if parent not in free_credit_s:
+                alive = rows[parent]["removed_s"] - rows[parent]["ready_s"]
+                free_credit_s[parent] = min(prices.concurrency_scaling_max_free_s,
+                                            alive * prices.concurrency_scaling_free_s_per_day
+                                            / 86_400)
+            covered = min(billed, free_credit_s[parent])
+            free_credit_s[parent] -= covered
+            cost = provisioned_cost_usd(billed - covered, spec.node_type, spec.nodes, prices)
+            node_type = spec.node_type
+        elif isinstance(spec, ServerlessCluster):
+            billed = billed_busy_seconds(start[mine], end[mine],
                                                prices.serverless_min_billed_s)
             cost = serverless_cost_usd(billed, spec.rpu, prices)
             node_type = None
@@ -134,13 +152,15 @@ def _tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
             cost = provisioned_cost_usd(billed, spec.node_type, spec.nodes, prices)
             node_type = spec.node_type
         rows.append({
-            "cluster_id": c, "kind": spec.kind, "node_type": node_type, "size": spec.size,
+            "cluster_id": c, "parent_cluster_id": parent if parent >= 0 else None,
+            "kind": spec.kind, "node_type": node_type, "size": spec.size,
             "origin": ORIGINS[int(lives.origin[c])], "requested_s": float(lives.requested[c]),
             "ready_s": ready, "removed_s": removed, "queries": int(mine.size), "busy_s": busy,
             "billed_s": billed, "cost_usd": cost,
         })
     clusters = pl.DataFrame(rows, schema={
-        "cluster_id": pl.Int32, "kind": pl.String, "node_type": pl.String, "size": pl.Int64,
+        "cluster_id": pl.Int32, "parent_cluster_id": pl.Int32, "kind": pl.String,
+        "node_type": pl.String, "size": pl.Int64,
         "origin": pl.String, "requested_s": pl.Float64, "ready_s": pl.Float64,
         "removed_s": pl.Float64, "queries": pl.Int64, "busy_s": pl.Float64,
         "billed_s": pl.Float64, "cost_usd": pl.Float64})

@@ -42,8 +42,8 @@ def _billed_periods(starts, ends, minimum):  # pragma: no cover - compiled
     return total, periods
 
 
-def serverless_billed_seconds(starts: np.ndarray, ends: np.ndarray, minimum_s: float) -> float:
-    """Billed seconds of one workgroup from its queries' (start, end) intervals."""
+def billed_busy_seconds(starts: np.ndarray, ends: np.ndarray, minimum_s: float) -> float:
+    """Billed seconds from query (start, end) intervals: busy periods, each at least `minimum_s`."""
     total, _ = _billed_periods(np.asarray(starts, np.float64), np.asarray(ends, np.float64),
                                float(minimum_s))
     return float(total)

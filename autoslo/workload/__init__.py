@@ -62,9 +62,28 @@ def load_workload(path: Path) -> Workload:
         raise InputError(f"is not a readable parquet file ({type(exc).__name__})",
                          source=display_path(table)) from None
     check_queries_frame(frame, display_path(table), expected)
-    frame = frame.with_columns(pl.col("arrival_s").cast(pl.Float64),
-                               pl.col("query_id").cast(pl.Int64))
-    if "runtime_s" in frame.columns:
-        frame = frame.with_columns(pl.col("runtime_s").cast(pl.Float64))
-    frame = frame.sort(["arrival_s", "query_id"])
+    casts = [pl.col(name).cast(dtype) for name, dtype in
+             (("arrival_s", pl.Float64), ("query_id", pl.Int64), ("runtime_s", pl.Float64))
+             if name in frame.columns and frame.schema[name] != dtype]
+    if casts:
+        frame = frame.with_columns(casts)
+    if not _sorted_by_arrival(frame):
+        frame = frame.sort(["arrival_s", "query_id"])
     return Workload(id=ident, queries=frame, meta=meta)
+
+
+def _sorted_by_arrival(frame: pl.DataFrame) -> bool:
+    """Whether rows are already in (arrival_s, query_id) order (the usual case: skip the sort)."""
+    import numpy as np
+
+    arrival = frame["arrival_s"].to_numpy()
+    if arrival.size < 2:
+        return True
+    step = np.diff(arrival)
+    if (step < 0).any():
+        return False
+    ties = step == 0
+    if not ties.any():
+        return True
+    query_id = frame["query_id"].to_numpy()
+    return bool((np.diff(query_id)[ties] > 0).all())
