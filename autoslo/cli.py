@@ -211,10 +211,141 @@ def simulate(
                    f"(tau {scored.tau:.0%}){bounds}: {'met' if scored.met else 'NOT met'}")
 
 
-@app.command(context_settings=_PASSTHROUGH)
-def workload() -> None:
-    """Generate, import and forecast workloads (not built yet)."""
-    _not_built("workload", "workload generators, importers and forecasts", 5)
+workload_app = typer.Typer(
+    help="Generate, import, forecast and transform workloads.", no_args_is_help=True,
+    rich_markup_mode=None)
+app.add_typer(workload_app, name="workload")
+
+
+def _write_workload(tree: DataTree, queries: object, meta: object, what: str) -> None:
+    from autoslo.datatree import display_path
+    from autoslo.workload import save_workload
+
+    folder = save_workload(tree, queries, meta)  # type: ignore[arg-type]
+    duration_h = float(queries["arrival_s"].max() or 0) / 3600  # type: ignore[index]
+    typer.echo(f"{what}: {meta.queries} queries over {duration_h:.2f} h "  # type: ignore[attr-defined]
+               f"-> {display_path(folder)}")
+
+
+@workload_app.command("generate")
+def workload_generate(
+    ctx: typer.Context,
+    spec: Annotated[Path, typer.Argument(help="Generator spec YAML (data/generators/<name>.yml).")],
+    seed: Annotated[int | None, typer.Option(help="Override the spec's seed.")] = None,
+) -> None:
+    """Generate a synthetic workload from a spec (Poisson arrivals with a rate profile)."""
+    from autoslo.config import WorkloadMeta, load_model
+    from autoslo.config.generator import GeneratorSpec
+    from autoslo.config.workload import WorkloadSource
+    from autoslo.datatree import display_path
+    from autoslo.workload.generate import generate
+    from autoslo.workload.templates import load_suite
+
+    tree: DataTree = ctx.obj
+    loaded = load_model(spec, GeneratorSpec)
+    if seed is not None:
+        loaded = loaded.model_copy(update={"seed": seed})
+    queries = generate(loaded, load_suite(loaded.suite, tree))
+    meta = WorkloadMeta(
+        name=loaded.name, parameters={"seed": loaded.seed}, description=loaded.description,
+        start=loaded.start, queries=queries.height,
+        source=WorkloadSource(kind="generated", details={
+            "spec": display_path(spec), "suite": loaded.suite, "seed": loaded.seed}),
+        reference=loaded.runtimes.reference if loaded.runtimes else None)
+    _write_workload(tree, queries, meta, "generated")
+
+
+def _load(path: Path) -> object:
+    from autoslo.workload import load_workload
+
+    return load_workload(path)
+
+
+def _parse_time(text: str, option: str) -> object:
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise AutosloError(f"{option} must be an ISO timestamp with a time zone "
+                           f"(e.g. 2026-11-02T09:00:00Z), got {text!r}") from None
+
+
+@workload_app.command("slice")
+def workload_slice(
+    ctx: typer.Context,
+    workload: Annotated[Path, typer.Argument(help="Workload folder.")],
+    from_: Annotated[str, typer.Option("--from", help="Start (ISO timestamp with zone).")],
+    to: Annotated[str, typer.Option(help="End, exclusive (ISO timestamp with zone).")],
+    name: Annotated[str | None, typer.Option(help="Name of the new workload.")] = None,
+) -> None:
+    """Keep the queries arriving in a time window; the window's start becomes the start."""
+    from autoslo.workload.ops import slice_window
+
+    queries, meta = slice_window(_load(workload), _parse_time(from_, "--from"),  # type: ignore[arg-type]
+                                 _parse_time(to, "--to"), name)  # type: ignore[arg-type]
+    _write_workload(ctx.obj, queries, meta, "sliced")
+
+
+@workload_app.command("rescale")
+def workload_rescale(
+    ctx: typer.Context,
+    workload: Annotated[Path, typer.Argument(help="Workload folder.")],
+    factor: Annotated[float, typer.Option(help="Multiply arrival offsets by this (0.125: a "
+                                                 "day in three hours).")],
+    name: Annotated[str | None, typer.Option(help="Name of the new workload.")] = None,
+) -> None:
+    """Rescale time: arrival offsets times a factor (runtimes unchanged)."""
+    from autoslo.workload.ops import rescale_time
+
+    queries, meta = rescale_time(_load(workload), factor, name)  # type: ignore[arg-type]
+    _write_workload(ctx.obj, queries, meta, "rescaled")
+
+
+@workload_app.command("scale")
+def workload_scale(
+    ctx: typer.Context,
+    workload: Annotated[Path, typer.Argument(help="Workload folder.")],
+    factor: Annotated[float, typer.Option(help="Rate multiplier (1.3: 30 % more queries).")],
+    seed: Annotated[int, typer.Option(help="Seed for which queries are added or dropped.")] = 0,
+    name: Annotated[str | None, typer.Option(help="Name of the new workload.")] = None,
+) -> None:
+    """Scale the arrival rate, keeping its shape over time."""
+    from autoslo.workload.ops import scale_rate
+
+    queries, meta = scale_rate(_load(workload), factor, seed, name)  # type: ignore[arg-type]
+    _write_workload(ctx.obj, queries, meta, "scaled")
+
+
+@workload_app.command("merge")
+def workload_merge(
+    ctx: typer.Context,
+    workloads: Annotated[list[Path], typer.Argument(help="Two or more workload folders.")],
+    name: Annotated[str, typer.Option(help="Name of the merged workload.")],
+) -> None:
+    """Merge workloads onto one clock (the earliest start)."""
+    from autoslo.workload.ops import merge
+
+    queries, meta = merge([_load(w) for w in workloads], name)  # type: ignore[misc]
+    _write_workload(ctx.obj, queries, meta, "merged")
+
+
+@workload_app.command("import", context_settings=_PASSTHROUGH)
+def workload_import() -> None:
+    """Import a Redset log or a SYS_QUERY_HISTORY export (not built yet)."""
+    _not_built("workload import", "Redset and SYS_QUERY_HISTORY importers", 5)
+
+
+@workload_app.command("forecast", context_settings=_PASSTHROUGH)
+def workload_forecast() -> None:
+    """Forecast a target day from history and sample scenarios (not built yet)."""
+    _not_built("workload forecast", "forecasting and scenario sampling", 5)
+
+
+@workload_app.command("backtest", context_settings=_PASSTHROUGH)
+def workload_backtest() -> None:
+    """Score forecasting methods on held-out days (not built yet)."""
+    _not_built("workload backtest", "forecast backtesting", 5)
 
 
 @app.command(context_settings=_PASSTHROUGH)
@@ -236,9 +367,9 @@ def main() -> None:
         typer.echo("aborted", err=True)
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
+        # usage errors of typer's bundled click: show the usage line and exit 2
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None),
+                                                                 int):
             exc.show()
             sys.exit(2)
         raise

@@ -28,9 +28,10 @@ def test_help_lists_every_entry_point_without_heavy_imports() -> None:
 
 
 @pytest.mark.parametrize(("command", "issue"), [
-    ("tune", 7), ("execute", 6), ("plot", 8), ("workload", 5), ("model", 4)])
+    ("tune", 7), ("execute", 6), ("plot", 8), ("workload import", 5), ("workload forecast", 5),
+    ("model", 4)])
 def test_unbuilt_commands_say_so_and_exit_2(cli, command: str, issue: int) -> None:
-    result = cli(command, "--manifest", "data/manifests/tuning/example.yml")
+    result = cli(*command.split(), "--manifest", "data/manifests/tuning/example.yml")
     assert result.code == 2
     lines = result.err.splitlines()
     assert len(lines) == 1
@@ -48,7 +49,8 @@ def test_validate_passes_on_every_shipped_example(monkeypatch: pytest.MonkeyPatc
     lines = result.out.splitlines()
     kinds = {line.split()[1] for line in lines[:-1]}
     assert kinds == {"execution-config", "tuner-config", "slo", "prices", "tuning-manifest",
-                     "execution-manifest", "plotting-manifest", "workload"}
+                     "execution-manifest", "plotting-manifest", "workload", "generator-spec",
+                     "template-suite"}
     assert all(line.split()[0] in ("ok", "template") for line in lines[:-1])
     assert lines[-1].endswith("0 pending, 0 error(s)")
 
@@ -96,4 +98,10 @@ def test_data_dir_option(tmp_path: Path, data_dir: Path, cli, monkeypatch) -> No
     monkeypatch.chdir(tmp_path.parent)
     result = cli("--data-dir", str(data_dir), "validate")
     assert result.code == 0, result.err
-    assert "10 file(s)" in result.out
+    assert "12 file(s)" in result.out
+
+
+def test_usage_errors_exit_2_without_traceback(cli) -> None:
+    result = cli("simulate", "--no-such-option")
+    assert result.code == 2
+    assert "No such option" in result.err and "Traceback" not in result.err

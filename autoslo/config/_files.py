@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from autoslo.config._base import format_path, translate_errors
 from autoslo.config._yaml import DataPath, apply_overrides, read_yaml, split_path, substitute
 from autoslo.config.execution import ExecutionConfig, ReactiveAutoscaler
+from autoslo.config.generator import GeneratorSpec
 from autoslo.config.manifests import (
     CombinationPoint,
     ConfigFile,
@@ -28,6 +29,7 @@ from autoslo.config.manifests import (
 )
 from autoslo.config.prices import PriceTable
 from autoslo.config.slo import SloSpec
+from autoslo.config.suite import SuiteMeta
 from autoslo.config.tuner import FixedWorkload, TunerConfig
 from autoslo.config.workload import WorkloadMeta, check_queries_table
 from autoslo.datatree import DataTree, display_path
@@ -41,11 +43,11 @@ from autoslo.ids import check_name, execution_config_id, workload_id
 
 FileKind = Literal[
     "execution-config", "tuner-config", "slo", "prices", "tuning-manifest",
-    "execution-manifest", "plotting-manifest", "workload",
+    "execution-manifest", "plotting-manifest", "workload", "generator-spec", "template-suite",
 ]
 FILE_KINDS: tuple[FileKind, ...] = (
     "execution-config", "tuner-config", "slo", "prices", "tuning-manifest",
-    "execution-manifest", "plotting-manifest", "workload",
+    "execution-manifest", "plotting-manifest", "workload", "generator-spec", "template-suite",
 )
 MODELS: dict[FileKind, type[BaseModel]] = {
     "execution-config": ExecutionConfig,
@@ -56,10 +58,12 @@ MODELS: dict[FileKind, type[BaseModel]] = {
     "execution-manifest": ExecutionManifest,
     "plotting-manifest": PlottingManifest,
     "workload": WorkloadMeta,
+    "generator-spec": GeneratorSpec,
+    "template-suite": SuiteMeta,
 }
 _FOLDER_KINDS: dict[str, FileKind] = {
     "execution_configs": "execution-config", "tuner_configs": "tuner-config", "slos": "slo",
-    "prices": "prices",
+    "prices": "prices", "generators": "generator-spec",
 }
 _MANIFEST_KINDS: dict[str, FileKind] = {
     "tuning": "tuning-manifest", "execution": "execution-manifest",
@@ -192,7 +196,7 @@ def resolve_execution_config(
 # ---- references between files ----------------------------------------------------------------
 
 RefKind = Literal["file", "workload", "model", "execution-config", "tuner-config", "tuned",
-                  "tuner-run"]
+                  "tuner-run", "suite"]
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,13 @@ def references(model: BaseModel) -> list[Reference]:
         else:
             refs.append(Reference("workload.history", wl.history, "workload"))
         refs.append(Reference("slo", model.slo, "file"))
+    elif isinstance(model, GeneratorSpec):
+        refs.append(Reference("suite", model.suite, "suite", {"mix": list(model.mix)}))
+    elif isinstance(model, SuiteMeta):
+        for template_id, template in model.templates.items():
+            if template.file is not None:
+                refs.append(Reference(f"templates.{template_id}.file",
+                                      f"templates/{model.name}/{template.file}", "file"))
     elif isinstance(model, TuningManifest):
         for name, run in model.runs.items():
             refs.append(Reference(f"runs.{name}.execution_config", run.execution_config,
@@ -273,6 +284,19 @@ def check_references(
                     problems.append((ref.field, f"tuner run {ref.value!r} has not run yet "
                                      f"({display_path(tree.tuner_run_dir(ref.value))})", True))
                 continue
+            if ref.kind == "suite":
+                suite_file = tree.template_suite_dir(ref.value) / "suite.yml"
+                if not suite_file.is_file():
+                    problems.append((ref.field, f"template suite {ref.value!r} does not exist "
+                                     f"(no {display_path(suite_file)})", False))
+                    continue
+                suite = load_model(suite_file, SuiteMeta)
+                missing = [t for t in (ref.params or {}).get("mix", [])
+                           if t not in suite.templates]
+                if missing:
+                    problems.append(("mix", f"template {missing[0]!r} is not in suite "
+                                     f"{ref.value!r}", False))
+                continue
             target = tree.ref(ref.value)
             if ref.kind == "workload":
                 if not (target / "workload.yml").is_file():
@@ -300,6 +324,8 @@ def infer_kind(path: Path) -> FileKind | None:
     """Tell a file's kind from where it sits (``.../manifests/tuning/x.yml``, ``.../slos/x.yml``)."""
     if (path.is_dir() and (path / "workload.yml").is_file()) or path.name == "workload.yml":
         return "workload"
+    if path.name == "suite.yml":
+        return "template-suite"
     parents = [p.name for p in path.resolve().parents]
     if len(parents) >= 2 and parents[1] == "manifests" and parents[0] in _MANIFEST_KINDS:
         return _MANIFEST_KINDS[parents[0]]
@@ -321,6 +347,9 @@ def discover_inputs(tree: DataTree) -> list[tuple[Path, FileKind]]:
         folder = root / "manifests" / sub
         for path in sorted(folder.glob("*.yml")) if folder.is_dir() else []:
             found.append((path, kind))
+    templates = root / "templates"
+    for path in sorted(templates.glob("*/suite.yml")) if templates.is_dir() else []:
+        found.append((path, "template-suite"))
     workloads = root / "workloads"
     for path in sorted(workloads.iterdir()) if workloads.is_dir() else []:
         if path.is_dir() and not path.name.startswith("."):
@@ -415,6 +444,11 @@ def summarize(model: BaseModel) -> str:
         return (f"tau {model.tau}; {len(model.targets)} target(s)"
                 + ("; default target" if model.default else "")
                 + (f"; {len(model.percentiles)} percentile bound(s)" if model.percentiles else ""))
+    if isinstance(model, GeneratorSpec):
+        return (f"{model.rate.profile} rate {model.rate.mean_per_s}/s for "
+                f"{model.duration_s / 3600:g} h; suite {model.suite}, seed {model.seed}")
+    if isinstance(model, SuiteMeta):
+        return f"{len(model.templates)} template(s)"
     if isinstance(model, PriceTable):
         return f"{model.region} as of {model.as_of}; {model.serverless_usd_per_rpu_hour} USD/RPU-h"
     if isinstance(model, TuningManifest):

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import yaml
 
+from autoslo.atomic import replace_dir
 from autoslo.config import WorkloadMeta, check_queries_frame, load_model
-from autoslo.datatree import display_path
+from autoslo.datatree import DataTree, display_path
 from autoslo.errors import InputError
 from autoslo.ids import check_name, workload_id
 
@@ -87,3 +89,17 @@ def _sorted_by_arrival(frame: pl.DataFrame) -> bool:
         return True
     query_id = frame["query_id"].to_numpy()
     return bool((np.diff(query_id)[ties] > 0).all())
+
+
+def save_workload(tree: DataTree, queries: pl.DataFrame, meta: WorkloadMeta) -> Path:
+    """Write a workload folder (queries.parquet + workload.yml) atomically; returns the folder."""
+    if meta.queries != queries.height:
+        raise InputError(f"workload.yml would say {meta.queries} queries for {queries.height} rows")
+    check_queries_frame(queries, meta.name, meta.queries)
+    folder = tree.workload_dir(workload_id(meta.name, meta.parameters))
+    with replace_dir(folder) as tmp:
+        queries.write_parquet(tmp / "queries.parquet")
+        text = yaml.safe_dump(meta.model_dump(mode="python", exclude_defaults=True),
+                              sort_keys=False, allow_unicode=True)
+        (tmp / "workload.yml").write_text(text, encoding="utf-8")
+    return folder
