@@ -330,22 +330,161 @@ def workload_merge(
     _write_workload(ctx.obj, queries, meta, "merged")
 
 
-@workload_app.command("import", context_settings=_PASSTHROUGH)
-def workload_import() -> None:
-    """Import a Redset log or a SYS_QUERY_HISTORY export (not built yet)."""
-    _not_built("workload import", "Redset and SYS_QUERY_HISTORY importers", 5)
+import_app = typer.Typer(help="Import real query logs as workloads.", no_args_is_help=True,
+                         rich_markup_mode=None)
+workload_app.add_typer(import_app, name="import")
 
 
-@workload_app.command("forecast", context_settings=_PASSTHROUGH)
-def workload_forecast() -> None:
-    """Forecast a target day from history and sample scenarios (not built yet)."""
-    _not_built("workload forecast", "forecasting and scenario sampling", 5)
+def _import_into(tree: DataTree, name: str, run: object, details: dict[str, object]) -> None:
+    """Stream an import into a new workload folder (atomically), then describe it."""
+    import yaml
+
+    from autoslo.atomic import replace_dir
+    from autoslo.config import WorkloadMeta
+    from autoslo.config.workload import WorkloadSource
+    from autoslo.datatree import display_path
+    from autoslo.ids import check_name
+
+    check_name(name, "--name")
+    folder = tree.workload_dir(name)
+    with replace_dir(folder) as tmp:
+        rows, start = run(tmp / "queries.parquet")  # type: ignore[operator]
+        meta = WorkloadMeta(name=name, start=start, queries=rows,
+                            source=WorkloadSource(kind="imported", details=details))
+        (tmp / "workload.yml").write_text(
+            yaml.safe_dump(meta.model_dump(mode="python", exclude_defaults=True),
+                           sort_keys=False), encoding="utf-8")
+    typer.echo(f"imported {rows} queries starting {start.isoformat()} -> {display_path(folder)}")
 
 
-@workload_app.command("backtest", context_settings=_PASSTHROUGH)
-def workload_backtest() -> None:
-    """Score forecasting methods on held-out days (not built yet)."""
-    _not_built("workload backtest", "forecast backtesting", 5)
+@import_app.command("redset")
+def import_redset_command(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Redset parquet or CSV (one cluster or the fleet).")],
+    instance: Annotated[int, typer.Option(help="The instance_id to import.")],
+    name: Annotated[str, typer.Option(help="Name of the new workload.")],
+) -> None:
+    """Import one instance of a Redset log (provisioned or Serverless)."""
+    from autoslo.datatree import display_path
+    from autoslo.workload.importers import import_redset
+
+    def run(out: Path) -> tuple[int, object]:
+        rows, start, _ = import_redset(file, instance, out)
+        return rows, start
+
+    _import_into(ctx.obj, name, run, {"format": "redset", "file": display_path(file),
+                                      "instance_id": instance})
+
+
+@import_app.command("query-history")
+def import_history_command(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="SYS_QUERY_HISTORY export (parquet or CSV).")],
+    name: Annotated[str, typer.Option(help="Name of the new workload.")],
+    size: Annotated[int | None, typer.Option(
+        help="The cluster size (RPU or nodes) the queries ran at, if known.")] = None,
+) -> None:
+    """Import a Redshift SYS_QUERY_HISTORY export; templates by normalized query text."""
+    from autoslo.datatree import display_path
+    from autoslo.workload.importers import import_query_history
+
+    _import_into(ctx.obj, name, lambda out: import_query_history(file, out, size),
+                 {"format": "sys_query_history", "file": display_path(file)})
+
+
+@workload_app.command("forecast")
+def workload_forecast(
+    ctx: typer.Context,
+    history: Annotated[Path, typer.Option(help="History workload folder.")],
+    date: Annotated[str, typer.Option(help="Target day, YYYY-MM-DD (in the history's zone).")],
+    name: Annotated[str, typer.Option(help="Name of the forecast; scenarios are <name>-s<i>.")],
+    scenarios: Annotated[int, typer.Option(help="How many scenario workloads to sample.")] = 10,
+    method: Annotated[str, typer.Option(
+        help="auto (backtest and pick), yesterday, same_weekday, ewma or seasonal.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of the scenario sampling.")] = 0,
+) -> None:
+    """Forecast a target day's hourly counts per template and sample scenario workloads."""
+    import datetime as dt
+
+    import polars as pl
+    import yaml
+
+    from autoslo.atomic import replace_dir
+    from autoslo.config import WorkloadMeta
+    from autoslo.config.workload import WorkloadSource
+    from autoslo.datatree import display_path
+    from autoslo.ids import check_name
+    from autoslo.workload import load_workload, save_workload
+    from autoslo.workload.forecast import forecast, hourly_history, sample_scenario
+
+    tree: DataTree = ctx.obj
+    check_name(name, "--name")
+    if not 1 <= scenarios <= 1000:
+        raise AutosloError(f"--scenarios must be between 1 and 1000, got {scenarios}")
+    try:
+        target = dt.date.fromisoformat(date)
+    except ValueError:
+        raise AutosloError(f"--date must be YYYY-MM-DD, got {date!r}") from None
+    source = load_workload(history)
+    empty = hourly_history(source).empty_days()
+    if empty:
+        typer.echo("warning: the history has days without queries: "
+                   + ", ".join(d.isoformat() for d in empty), err=True)
+    fc = forecast(source, target, method)
+    assert source.meta is not None
+    start = dt.datetime.combine(target, dt.time(0), tzinfo=source.meta.start.tzinfo)
+    names = [f"{name}-s{i}" for i in range(1, scenarios + 1)]
+    tables = [sample_scenario(source, fc, seed, i) for i in range(1, scenarios + 1)]
+    for scenario, queries in zip(names, tables, strict=True):
+        save_workload(tree, queries, WorkloadMeta(
+            name=scenario, description=f"forecast scenario for {target} from {source.id}",
+            start=start, queries=queries.height, reference=source.meta.reference,
+            source=WorkloadSource(kind="forecast", details={
+                "history": source.id, "date": target, "method": fc.method, "seed": seed})))
+    means = ({} if fc.backtest is None else dict(
+        fc.backtest.filter(~pl.col("mape").is_nan()).group_by("method")
+        .agg(pl.col("mape").mean()).iter_rows()))
+    with replace_dir(tree.workload_dir(name)) as tmp:
+        fc.table().write_parquet(tmp / "forecast.parquet")
+        meta = {"name": name, "history": source.id, "date": target, "method": fc.method,
+                "seed": seed, "scenarios": names,
+                "backtest_mape": {k: round(float(v), 6) for k, v in sorted(means.items())}}
+        (tmp / "forecast.yml").write_text(yaml.safe_dump(meta, sort_keys=False),
+                                          encoding="utf-8")
+    chosen = f"{fc.method}" + (" (auto: lowest backtest MAPE; "
+                               + ", ".join(f"{k} {v:.1%}" for k, v in sorted(means.items()))
+                               + ")" if means else "")
+    typer.echo(f"forecast {target} by {chosen}: {fc.counts.sum():.0f} queries expected "
+               f"-> {display_path(tree.workload_dir(name))}")
+    typer.echo(f"{scenarios} scenario(s): " + ", ".join(
+        f"{n} ({t.height})" for n, t in zip(names, tables, strict=True)))
+
+
+@workload_app.command("backtest")
+def workload_backtest(
+    history: Annotated[Path, typer.Option(help="History workload folder.")],
+    days: Annotated[int, typer.Option(help="How many of the last complete days to forecast.")]
+    = 7,
+) -> None:
+    """Score every forecasting method on the history's last days (hourly-count MAPE)."""
+    import polars as pl
+
+    from autoslo.workload import load_workload
+    from autoslo.workload.forecast import METHODS, backtest, best_method, hourly_history
+
+    if days < 1:
+        raise AutosloError(f"--days must be >= 1, got {days}")
+    scores = backtest(hourly_history(load_workload(history)), days)
+    table = scores.pivot(on="method", index=["date", "weekday"], values="mape")
+    typer.echo(f"{'date':<12}{'weekday':<11}" + "".join(f"{m:>14}" for m in METHODS))
+    for row in table.iter_rows(named=True):
+        typer.echo(f"{row['date']!s:<12}{row['weekday']:<11}" + "".join(
+            f"{row[m]:>14.1%}" if row[m] == row[m] else f"{'-':>14}" for m in METHODS))
+    means = scores.filter(~pl.col("mape").is_nan()).group_by("method").agg(pl.col("mape").mean())
+    mean_of = dict(means.iter_rows())
+    typer.echo(f"{'mean':<23}" + "".join(
+        f"{mean_of[m]:>14.1%}" if m in mean_of else f"{'-':>14}" for m in METHODS))
+    typer.echo(f"best: {best_method(scores)}")
 
 
 @app.command(context_settings=_PASSTHROUGH)

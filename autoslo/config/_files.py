@@ -31,7 +31,7 @@ from autoslo.config.prices import PriceTable
 from autoslo.config.slo import SloSpec
 from autoslo.config.suite import SuiteMeta
 from autoslo.config.tuner import FixedWorkload, TunerConfig
-from autoslo.config.workload import WorkloadMeta, check_queries_table
+from autoslo.config.workload import ForecastMeta, WorkloadMeta, check_queries_table
 from autoslo.datatree import DataTree, display_path
 from autoslo.errors import (
     AutosloError,
@@ -44,10 +44,12 @@ from autoslo.ids import check_name, execution_config_id, workload_id
 FileKind = Literal[
     "execution-config", "tuner-config", "slo", "prices", "tuning-manifest",
     "execution-manifest", "plotting-manifest", "workload", "generator-spec", "template-suite",
+    "forecast",
 ]
 FILE_KINDS: tuple[FileKind, ...] = (
     "execution-config", "tuner-config", "slo", "prices", "tuning-manifest",
     "execution-manifest", "plotting-manifest", "workload", "generator-spec", "template-suite",
+    "forecast",
 )
 MODELS: dict[FileKind, type[BaseModel]] = {
     "execution-config": ExecutionConfig,
@@ -60,6 +62,7 @@ MODELS: dict[FileKind, type[BaseModel]] = {
     "workload": WorkloadMeta,
     "generator-spec": GeneratorSpec,
     "template-suite": SuiteMeta,
+    "forecast": ForecastMeta,
 }
 _FOLDER_KINDS: dict[str, FileKind] = {
     "execution_configs": "execution-config", "tuner_configs": "tuner-config", "slos": "slo",
@@ -227,6 +230,10 @@ def references(model: BaseModel) -> list[Reference]:
         refs.append(Reference("slo", model.slo, "file"))
     elif isinstance(model, GeneratorSpec):
         refs.append(Reference("suite", model.suite, "suite", {"mix": list(model.mix)}))
+    elif isinstance(model, ForecastMeta):
+        refs.append(Reference("history", f"workloads/{model.history}", "workload"))
+        for i, scenario in enumerate(model.scenarios):
+            refs.append(Reference(f"scenarios[{i}]", f"workloads/{scenario}", "workload"))
     elif isinstance(model, SuiteMeta):
         for template_id, template in model.templates.items():
             if template.file is not None:
@@ -326,6 +333,8 @@ def infer_kind(path: Path) -> FileKind | None:
         return "workload"
     if path.name == "suite.yml":
         return "template-suite"
+    if (path.is_dir() and (path / "forecast.yml").is_file()) or path.name == "forecast.yml":
+        return "forecast"
     parents = [p.name for p in path.resolve().parents]
     if len(parents) >= 2 and parents[1] == "manifests" and parents[0] in _MANIFEST_KINDS:
         return _MANIFEST_KINDS[parents[0]]
@@ -353,7 +362,8 @@ def discover_inputs(tree: DataTree) -> list[tuple[Path, FileKind]]:
     workloads = root / "workloads"
     for path in sorted(workloads.iterdir()) if workloads.is_dir() else []:
         if path.is_dir() and not path.name.startswith("."):
-            found.append((path, "workload"))
+            found.append((path, "forecast" if (path / "forecast.yml").is_file() and not (
+                path / "workload.yml").is_file() else "workload"))
     return found
 
 
@@ -392,6 +402,8 @@ def inspect_file(
     try:
         if kind == "workload":
             return _inspect_workload(path, tree)
+        if kind == "forecast" and path.is_dir():
+            path = path / "forecast.yml"
         parsed = parse_file(path, MODELS[kind], params=params, overrides=overrides,
                             resolve=resolve)
         if parsed.model is None:
@@ -449,6 +461,9 @@ def summarize(model: BaseModel) -> str:
                 f"{model.duration_s / 3600:g} h; suite {model.suite}, seed {model.seed}")
     if isinstance(model, SuiteMeta):
         return f"{len(model.templates)} template(s)"
+    if isinstance(model, ForecastMeta):
+        return (f"{model.date} from {model.history} by {model.method}; "
+                f"{len(model.scenarios)} scenario(s)")
     if isinstance(model, PriceTable):
         return f"{model.region} as of {model.as_of}; {model.serverless_usd_per_rpu_hour} USD/RPU-h"
     if isinstance(model, TuningManifest):

@@ -62,6 +62,18 @@ class WorkloadMeta(StrictModel):
         return value
 
 
+class ForecastMeta(StrictModel):
+    """forecast.yml: how a forecast folder (data/workloads/<name>/) was made."""
+
+    name: str
+    history: str
+    date: dt.date
+    method: Literal["yesterday", "same_weekday", "ewma", "seasonal"]
+    seed: int
+    scenarios: list[str]
+    backtest_mape: dict[str, float] = {}
+
+
 def check_queries_table(path: Path, source: str, expected_rows: int | None) -> dict[str, Any]:
     """Read a queries.parquet and check it against the contract; return facts for summaries."""
     import polars as pl
