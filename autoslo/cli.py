@@ -392,6 +392,20 @@ def import_history_command(
                  {"format": "sys_query_history", "file": display_path(file)})
 
 
+@workload_app.command("tpch-data")
+def workload_tpch_data(
+    ctx: typer.Context,
+    scale: Annotated[float, typer.Option(help="TPC-H scale factor (0.01 is about 10 MB).")] = 0.01,
+) -> None:
+    """Generate TPC-H data (CSV) for the tpch suite with tpchgen-cli."""
+    from autoslo.datatree import display_path
+    from autoslo.workload.tpch import generate_data
+
+    tree: DataTree = ctx.obj
+    folder = generate_data(scale, tree.template_suite_dir("tpch") / "data" / f"sf={scale:g}")
+    typer.echo(f"TPC-H scale factor {scale:g} -> {display_path(folder)}")
+
+
 @workload_app.command("forecast")
 def workload_forecast(
     ctx: typer.Context,
