@@ -145,10 +145,58 @@ def _print_reports(reports: list[FileReport]) -> None:
 
 # ---- entry points still to come (each says what is missing, runs nothing) -----------------------
 
-@app.command(context_settings=_PASSTHROUGH)
-def tune() -> None:
-    """Search for the cheapest execution config that meets the SLOs (not built yet)."""
-    _not_built("tune", "the tuner (Optuna search over simulated scenarios)", 7)
+@app.command()
+def tune(
+    ctx: typer.Context,
+    execution_config: Annotated[Path | None, typer.Option(
+        help="Initial execution config YAML.")] = None,
+    tuner_config: Annotated[Path | None, typer.Option(help="Tuner config YAML.")] = None,
+    manifest: Annotated[Path | None, typer.Option(
+        help="A tuning manifest with several named runs (instead of the two configs).")] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", help="NAME=VALUE for ${NAME} placeholders in either config.")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Dotted override of the execution config.")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print TUNER_RUN_NAME and the resolved inputs; run nothing.")] = False,
+    force: Annotated[bool, typer.Option(help="Run again even if this run has finished.")] = False,
+) -> None:
+    """Search for the cheapest execution config that meets the SLOs (on the simulator)."""
+    from autoslo.config import TuningManifest, load_model, parse_overrides, parse_params
+    from autoslo.tune import resolve_inputs, run_tuning
+
+    tree: DataTree = ctx.obj
+    runs = []
+    if manifest is not None:
+        if execution_config or tuner_config or param or set_:
+            raise AutosloError("--manifest names its runs' configs and values; do not combine "
+                               "it with --execution-config, --tuner-config, --param or --set")
+        loaded = load_model(manifest, TuningManifest)
+        for name, run in loaded.runs.items():
+            runs.append(resolve_inputs(
+                tree.ref(run.execution_config, field=f"runs.{name}.execution_config"),
+                tree.ref(run.tuner_config, field=f"runs.{name}.tuner_config"),
+                dict(run.params), dict(run.set), tree, stem=name))
+    else:
+        if execution_config is None or tuner_config is None:
+            raise AutosloError("give --execution-config and --tuner-config, or --manifest")
+        runs.append(resolve_inputs(execution_config, tuner_config, parse_params(param or []),
+                                   parse_overrides(set_ or []), tree))
+    if dry_run:
+        for inputs in runs:
+            typer.echo(inputs.name)
+            typer.echo(inputs.describe(), nl=False)
+        return
+    from autoslo.datatree import display_path
+
+    for inputs in runs:
+        summary = run_tuning(inputs, tree, force=force,
+                             progress=lambda line: typer.echo(line, err=True))
+        val, init = summary["validation"], summary["initial_validation"]
+        typer.echo(f"{inputs.name}: cost {val['cost_usd']:.4f} USD, violation "
+                   f"{val['violation']:.2%} (initial {init['cost_usd']:.4f} USD, "
+                   f"{init['violation']:.2%}; saving {summary['saving_vs_initial']:.1%}) -> "
+                   f"{display_path(tree.root / summary['tuned_config'])}")
 
 
 @app.command(context_settings=_PASSTHROUGH)

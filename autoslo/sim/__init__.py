@@ -55,6 +55,6 @@ What it models (and the Redshift behaviour behind it):
 from __future__ import annotations
 
 from autoslo.sim._result import SIMULATOR_VERSION, SimResult
-from autoslo.sim._simulate import simulate
+from autoslo.sim._simulate import Outcome, simulate, simulate_outcome
 
-__all__ = ["SIMULATOR_VERSION", "SimResult", "simulate"]
+__all__ = ["SIMULATOR_VERSION", "Outcome", "SimResult", "simulate", "simulate_outcome"]

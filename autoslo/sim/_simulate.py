@@ -43,13 +43,44 @@ def simulate(
     *,
     engine: Engine = "auto",
     execution_config_id: str | None = None,
+    cache: dict[object, np.ndarray] | None = None,
 ) -> SimResult:
     """Simulate `workload` on the pool `config` describes; `config.prices` must be inlined."""
+    began = time.perf_counter()
+    prepared, run = _run(workload, config, model, engine, cache)
+    elapsed = time.perf_counter() - began
+    return _tabulate(workload, config, prepared, *run, seconds=elapsed,
+                     execution_config_id=execution_config_id)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a tuner needs from one simulation: per-query latency and status, and the cost."""
+
+    latency_s: np.ndarray        # float64[n], in the workload's row order
+    status: np.ndarray           # int8[n]: 0 ok, 1 timeout, 2 failed, 3 aborted
+    cost_usd: float
+    clusters: int
+
+
+def simulate_outcome(workload: Workload, config: ExecutionConfig,
+                     model: LatencyModel | None = None,
+                     cache: dict[object, np.ndarray] | None = None) -> Outcome:
+    """`simulate` without result tables: the fast path for many trials on one workload."""
+    prepared, (start, end, status, cluster, _queue, lives, _engine_name) = _run(
+        workload, config, model, "auto", cache)
+    horizon = float(max(end.max(initial=0.0), prepared.arrival.max(initial=0.0)))
+    rows = _cluster_rows(prepared, config, lives, start, end, cluster, horizon)
+    return Outcome(latency_s=end - prepared.arrival, status=status,
+                   cost_usd=float(sum(r["cost_usd"] for r in rows)), clusters=len(rows))
+
+
+def _run(workload: Workload, config: ExecutionConfig, model: LatencyModel | None,
+         engine: Engine, cache: dict[object, np.ndarray] | None) -> tuple[Prepared, tuple]:
     if not isinstance(config.prices, PriceTable):
         raise InputError("prices must be resolved before simulating (use "
                          "resolve_execution_config, which inlines the price table)")
-    began = time.perf_counter()
-    prepared = prepare(workload, config, model)
+    prepared = prepare(workload, config, model, cache)
     use_fifo = engine == "fifo" or (engine == "auto" and fast_path_applies(prepared, config))
     if engine == "fifo" and not fast_path_applies(prepared, config):
         raise InputError("the fifo engine needs independent queues (no contention, no "
@@ -67,10 +98,8 @@ def simulate(
     else:
         start, end, status, cluster, queue, *life = _engine.event_loop(*prepared.engine_args())
         lives = ClusterLives(*life)
-    elapsed = time.perf_counter() - began
-    return _tabulate(workload, config, prepared, start, end, status, cluster, queue, lives,
-                     engine="fifo" if use_fifo else "event", seconds=elapsed,
-                     execution_config_id=execution_config_id)
+    return prepared, (start, end, status, cluster, queue, lives,
+                      "fifo" if use_fifo else "event")
 
 
 @dataclass(frozen=True)
@@ -87,10 +116,8 @@ class ClusterLives:
 
 def _tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
               start: np.ndarray, end: np.ndarray, status: np.ndarray, cluster: np.ndarray,
-              queue: np.ndarray, lives: ClusterLives, *, engine: str, seconds: float,
+              queue: np.ndarray, lives: ClusterLives, engine: str, *, seconds: float,
               execution_config_id: str | None) -> SimResult:
-    prices = config.prices
-    assert isinstance(prices, PriceTable)
     frame = workload.queries
     arrival = prepared.arrival
     cluster_spec = lives.spec[cluster]
@@ -116,6 +143,24 @@ def _tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
         columns["query_group"] = frame["query_group"]
     queries = pl.DataFrame(columns)
     horizon = float(max(end.max(initial=0.0), arrival.max(initial=0.0)))
+    rows = _cluster_rows(prepared, config, lives, start, end, cluster, horizon)
+    clusters = pl.DataFrame(rows, schema={
+        "cluster_id": pl.Int32, "parent_cluster_id": pl.Int32, "kind": pl.String,
+        "node_type": pl.String, "size": pl.Int64,
+        "origin": pl.String, "requested_s": pl.Float64, "ready_s": pl.Float64,
+        "removed_s": pl.Float64, "queries": pl.Int64, "busy_s": pl.Float64,
+        "billed_s": pl.Float64, "cost_usd": pl.Float64})
+    return SimResult.build(queries, clusters, workload_id=workload.id,
+                           execution_config_id=execution_config_id, engine=engine,
+                           seconds=seconds, horizon_s=horizon)
+
+
+def _cluster_rows(prepared: Prepared, config: ExecutionConfig, lives: ClusterLives,
+                  start: np.ndarray, end: np.ndarray, cluster: np.ndarray,
+                  horizon: float) -> list[dict[str, object]]:
+    """Each cluster's life, busy and billed seconds and cost."""
+    prices = config.prices
+    assert isinstance(prices, PriceTable)
     keys = cluster.astype(np.int16 if len(lives.spec) < 2**15 else np.int64)
     order = np.argsort(keys, kind="stable")  # a radix sort for int16 keys
     bounds = np.searchsorted(keys[order], np.arange(len(lives.spec) + 1))
@@ -143,8 +188,7 @@ def _tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
             cost = provisioned_cost_usd(billed - covered, spec.node_type, spec.nodes, prices)
             node_type = spec.node_type
         elif isinstance(spec, ServerlessCluster):
-            billed = billed_busy_seconds(start[mine], end[mine],
-                                               prices.serverless_min_billed_s)
+            billed = billed_busy_seconds(start[mine], end[mine], prices.serverless_min_billed_s)
             cost = serverless_cost_usd(billed, spec.rpu, prices)
             node_type = None
         else:
@@ -158,12 +202,4 @@ def _tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
             "ready_s": ready, "removed_s": removed, "queries": int(mine.size), "busy_s": busy,
             "billed_s": billed, "cost_usd": cost,
         })
-    clusters = pl.DataFrame(rows, schema={
-        "cluster_id": pl.Int32, "parent_cluster_id": pl.Int32, "kind": pl.String,
-        "node_type": pl.String, "size": pl.Int64,
-        "origin": pl.String, "requested_s": pl.Float64, "ready_s": pl.Float64,
-        "removed_s": pl.Float64, "queries": pl.Int64, "busy_s": pl.Float64,
-        "billed_s": pl.Float64, "cost_usd": pl.Float64})
-    return SimResult.build(queries, clusters, workload_id=workload.id,
-                           execution_config_id=execution_config_id, engine=engine,
-                           seconds=seconds, horizon_s=horizon)
+    return rows

@@ -1,0 +1,68 @@
+"""Resolving a tuning run's inputs and naming it (TUNER_RUN_NAME)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from autoslo.config import (
+    ResolvedExecutionConfig,
+    TunerConfig,
+    check_params_used,
+    parse_file,
+    resolve_execution_config,
+)
+from autoslo.datatree import DataTree, display_path
+from autoslo.ids import check_name, tuner_run_name
+from autoslo.tune._space import SearchSpace
+
+
+@dataclass(frozen=True)
+class TuningInputs:
+    """Everything a tuning run depends on, resolved; equal inputs give an equal `name`."""
+
+    name: str
+    execution_config_path: Path
+    tuner_config_path: Path
+    params: dict[str, Any]
+    resolved: ResolvedExecutionConfig   # prices inlined: what trials simulate
+    base: dict[str, Any]                # the same config's data, prices as written
+    tuner: TunerConfig
+    space: SearchSpace
+
+    def describe(self) -> str:
+        """The resolved inputs as YAML (what `--dry-run` prints after the name)."""
+        return yaml.safe_dump({
+            "tuner_run_name": self.name,
+            "execution_config": {"file": display_path(self.execution_config_path),
+                                 "resolved": self.base},
+            "tuner_config": {"file": display_path(self.tuner_config_path),
+                             "resolved": self.tuner.model_dump(mode="json")},
+            "params": self.params,
+        }, sort_keys=False)
+
+
+def resolve_inputs(execution_config: Path, tuner_config: Path, params: dict[str, Any],
+                   overrides: dict[str, Any], tree: DataTree,
+                   stem: str | None = None) -> TuningInputs:
+    """Resolve both files with the same parameter values; check the search space."""
+    resolved = resolve_execution_config(execution_config, params=params, overrides=overrides,
+                                        tree=tree, check_unused=False)
+    parsed_exec = parse_file(execution_config, type(resolved.config), params=params,
+                             overrides=overrides)
+    parsed_tuner = parse_file(tuner_config, TunerConfig, params=params)
+    check_params_used(params, parsed_exec.used_params | parsed_tuner.used_params,
+                      [execution_config, tuner_config])
+    tuner = parsed_tuner.model
+    assert isinstance(tuner, TunerConfig) and parsed_exec.model is not None
+    base = parsed_exec.model.model_dump(mode="python", exclude_none=True)
+    space = SearchSpace.build(tuner, base, display_path(tuner_config))
+    stem = stem or f"{execution_config.stem}_{tuner_config.stem}"
+    check_name(stem, "tuner run stem")
+    name = tuner_run_name(stem, resolved.config, tuner, params)
+    return TuningInputs(name=name, execution_config_path=execution_config,
+                        tuner_config_path=tuner_config, params=dict(params), resolved=resolved,
+                        base=base, tuner=tuner, space=space)

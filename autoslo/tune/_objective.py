@@ -1,0 +1,102 @@
+"""Scoring one candidate config on the scenarios: cost and SLO violation, with early stopping.
+
+A trial's score aggregates its scenarios (mean, max or p95). Scenarios run in order and the
+trial stops early once they prove it infeasible (the violation's lower bound already exceeds
+tau) or dearer than the best feasible cost so far (the cost's lower bound exceeds it).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from autoslo.config import ExecutionConfig, SloSpec
+from autoslo.perf import LatencyModel
+from autoslo.sim import simulate_outcome
+from autoslo.slo import reference_latencies, with_targets
+from autoslo.workload import Workload
+
+
+@dataclass
+class Scenario:
+    """One workload the tuner simulates, with its per-query latency targets precomputed."""
+
+    workload: Workload
+    target_s: np.ndarray          # float64[n]; inf = no latency target
+    cache: dict[object, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, workload: Workload, spec: SloSpec, model: LatencyModel | None) -> Scenario:
+        frame = workload.queries.select(
+            [c for c in ("query_id", "template_id", "query_group") if c in
+             workload.queries.columns]).with_columns(
+            pl.lit("ok").alias("status"), pl.lit(0.0).alias("latency_s"))
+        reference = reference_latencies(workload, spec, model) if spec.reference else None
+        targets = with_targets(frame, spec, reference)["target_s"].fill_null(np.inf)
+        return cls(workload, targets.to_numpy().astype(np.float64))
+
+    def score(self, config: ExecutionConfig, model: LatencyModel | None) -> tuple[float, float]:
+        """(cost in USD, violation rate) of `config` on this scenario."""
+        outcome = simulate_outcome(self.workload, config, model, self.cache)
+        violated = (outcome.status != 0) | (outcome.latency_s > self.target_s)
+        return outcome.cost_usd, float(violated.mean()) if violated.size else 0.0
+
+
+def aggregate(values: list[float], how: str) -> float:
+    if how == "max":
+        return float(max(values))
+    if how == "p95":
+        return float(np.percentile(values, 95))
+    return float(np.mean(values))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A frozen record of one candidate's scores (the tuner's FrozenTrial)."""
+
+    cost_usd: float
+    violation: float
+    feasible: bool
+    scenario_costs: tuple[float, ...]
+    scenario_violations: tuple[float, ...]
+    pruned: str = ""              # "", "infeasible" or "dearer"
+    seconds: float = 0.0
+
+
+def evaluate(config: ExecutionConfig, scenarios: list[Scenario], model: LatencyModel | None,
+             tau: float, how: str, best_feasible_cost: float = float("inf"),
+             prune: bool = True) -> Evaluation:
+    """Score `config` on `scenarios`, stopping early when the rest cannot change the verdict."""
+    began = time.perf_counter()
+    costs: list[float] = []
+    violations: list[float] = []
+    n = len(scenarios)
+    pruned = ""
+    for scenario in scenarios:
+        cost, violation = scenario.score(config, model)
+        costs.append(cost)
+        violations.append(violation)
+        if not prune or len(costs) == n:
+            continue
+        # lower bounds of the final aggregates, whatever the remaining scenarios give
+        low_violation = (sum(violations) / n if how == "mean"
+                         else max(violations) if how == "max" else 0.0)
+        low_cost = sum(costs) / n if how == "mean" else max(costs) if how == "max" else 0.0
+        if low_violation > tau:
+            pruned = "infeasible"
+            break
+        if low_cost > best_feasible_cost:
+            pruned = "dearer"
+            break
+    if pruned:
+        cost = sum(costs) / n if how == "mean" else max(costs)
+        violation = sum(violations) / n if how == "mean" else max(violations)
+    else:
+        cost, violation = aggregate(costs, how), aggregate(violations, how)
+    return Evaluation(cost_usd=cost, violation=violation,
+                      feasible=not pruned and violation <= tau,
+                      scenario_costs=tuple(costs), scenario_violations=tuple(violations),
+                      pruned=pruned, seconds=time.perf_counter() - began)

@@ -1,0 +1,289 @@
+"""A tuning run: an Optuna study over the search space, trials scored on the simulator.
+
+The study lives in the run folder (a journal file), so a killed run resumes where it stopped and
+a finished one is reused. Trials are asked in batches of `parallelism.workers` and scored in
+parallel by Ray actors that keep the scenarios (and their per-shape caches) in memory, so a
+trial costs little more than its simulations.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+from autoslo.atomic import write_text
+from autoslo.config import PriceTable, SloSpec, load_model
+from autoslo.datatree import DataTree
+from autoslo.errors import AutosloError, InputError
+from autoslo.perf import load_latency_model
+from autoslo.tune._inputs import TuningInputs
+from autoslo.tune._objective import Evaluation, Scenario, evaluate
+from autoslo.tune._scenarios import build_scenarios
+from autoslo.tune._space import validate_config
+
+VALIDATION_CANDIDATES = 3
+Progress = Callable[[str], None]
+
+
+class _Scorer:
+    """Scores candidate configs on the training scenarios (one per process or Ray actor)."""
+
+    def __init__(self, train: list[Any], spec: SloSpec, model_ref: str | None,
+                 data_root: str, tau: float, how: str) -> None:
+        self.model = load_latency_model(model_ref, DataTree(data_root))
+        self.scenarios = [Scenario.build(w, spec, self.model) for w in train]
+        self.tau, self.how = tau, how
+
+    def score(self, data: dict[str, Any], prices: PriceTable,
+              best: float) -> tuple[Evaluation | None, str]:
+        config, reason = validate_config(data, prices)
+        if config is None:
+            return None, reason
+        try:
+            return evaluate(config, self.scenarios, self.model, self.tau, self.how, best), ""
+        except AutosloError as exc:
+            return None, str(exc)
+
+
+def _sampler(inputs: TuningInputs, tau: float) -> Any:
+    import optuna
+
+    tuner = inputs.tuner
+    constraints = lambda trial: trial.user_attrs.get("constraint", [1.0])  # noqa: E731
+    if tuner.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=tuner.seed)
+    if tuner.sampler == "grid":
+        return optuna.samplers.GridSampler(inputs.space.grid(), seed=tuner.seed)
+    if tuner.sampler == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=tuner.seed, warn_independent_sampling=False)
+    if tuner.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=tuner.seed, constraints_func=constraints)
+    return optuna.samplers.TPESampler(seed=tuner.seed, constraints_func=constraints,
+                                      multivariate=True, warn_independent_sampling=False,
+                                      n_startup_trials=max(5, min(20, tuner.n_trials // 10)))
+
+
+def _values(inputs: TuningInputs, evaluation: Evaluation, tau: float) -> list[float]:
+    if inputs.tuner.sampler == "nsga2":
+        return [evaluation.cost_usd, evaluation.violation]
+    if inputs.tuner.sampler == "cmaes":  # no constraint support: a penalty instead
+        excess = max(0.0, evaluation.violation - tau)
+        return [evaluation.cost_usd * (1 + 100 * excess) + 1000 * excess]
+    return [evaluation.cost_usd]
+
+
+def run_tuning(inputs: TuningInputs, tree: DataTree, *, force: bool = False,
+               progress: Progress | None = None) -> dict[str, Any]:
+    """Run (or reuse, or resume) the study; write the tuned config and the run folder."""
+    import optuna
+
+    say = progress or (lambda _: None)
+    folder = tree.tuner_run_dir(inputs.name)
+    summary_path = folder / "summary.yml"
+    if summary_path.is_file() and not force:
+        summary = yaml.safe_load(summary_path.read_text())
+        say(f"reusing finished run {inputs.name} (pass --force to run it again)")
+        return summary
+    if force and folder.exists():
+        shutil.rmtree(folder)
+    began = time.perf_counter()
+    tuner = inputs.tuner
+    spec = load_model(tree.ref(tuner.slo, field="slo"), SloSpec)
+    tau = spec.tau if tuner.tau is None else tuner.tau
+    prices = inputs.resolved.config.prices
+    assert isinstance(prices, PriceTable)
+    (folder / "inputs").mkdir(parents=True, exist_ok=True)
+    write_text(folder / "inputs" / "execution_config.yml",
+               yaml.safe_dump(inputs.base, sort_keys=False))
+    write_text(folder / "inputs" / "tuner_config.yml",
+               yaml.safe_dump(tuner.model_dump(mode="json"), sort_keys=False))
+    write_text(folder / "inputs" / "params.yml", yaml.safe_dump(inputs.params, sort_keys=False))
+    scenarios = build_scenarios(tuner, tree, folder / "scenarios")
+    model_ref = inputs.resolved.config.latency_model.model
+    scorer_args = (scenarios.train, spec, model_ref, str(tree.root), tau, tuner.aggregate)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(folder / "study.log")))
+    directions = ["minimize", "minimize"] if tuner.sampler == "nsga2" else ["minimize"]
+    study = optuna.create_study(study_name="tune", storage=storage, directions=directions,
+                                sampler=_sampler(inputs, tau), load_if_exists=True)
+    finished = [t for t in study.trials if t.state.is_finished()]
+    for stale in (t for t in study.trials if not t.state.is_finished()):
+        study.tell(stale.number, state=optuna.trial.TrialState.FAIL)  # killed mid-trial
+    if finished:
+        say(f"resuming {inputs.name}: {len(finished)} of {tuner.n_trials} trials done")
+    workers = tuner.parallelism.workers
+    pool = _workers(scorer_args, workers, tuner.parallelism.ray_address)
+    best = min((t.user_attrs["cost_usd"] for t in finished if t.user_attrs.get("feasible")),
+               default=math.inf)
+    done = len(finished)
+    try:
+        while done < tuner.n_trials:
+            batch = [study.ask() for _ in range(min(workers, tuner.n_trials - done))]
+            params = [inputs.space.suggest(trial) for trial in batch]
+            data = [inputs.space.apply(p) for p in params]
+            results = pool(data, prices, best)
+            for trial, (evaluation, reason) in zip(batch, results, strict=True):
+                if evaluation is None:
+                    trial.set_user_attr("invalid", reason)
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    continue
+                for key, value in asdict(evaluation).items():
+                    trial.set_user_attr(key, list(value) if isinstance(value, tuple) else value)
+                trial.set_user_attr("constraint", [evaluation.violation - tau])
+                study.tell(trial, _values(inputs, evaluation, tau))
+                if evaluation.feasible:
+                    best = min(best, evaluation.cost_usd)
+            done += len(batch)
+            if done % max(1, min(25, tuner.n_trials // 10)) < len(batch) or done == tuner.n_trials:
+                say(f"trials {done}/{tuner.n_trials}: best feasible cost "
+                    + (f"{best:.4f} USD" if best < math.inf else "none yet"))
+    finally:
+        pool.close()  # type: ignore[attr-defined]
+    return _finish(inputs, tree, study, scenarios, spec, tau, model_ref, prices, folder,
+                   time.perf_counter() - began, say)
+
+
+def _workers(args: tuple[Any, ...], workers: int, address: str | None) -> Any:
+    """A callable scoring a batch of candidates: in this process, or on Ray actors."""
+    if workers == 1 and address is None:
+        scorer = _Scorer(*args)
+
+        def local(batch: list[dict[str, Any]], prices: PriceTable, best: float) -> list[Any]:
+            return [scorer.score(d, prices, best) for d in batch]
+
+        local.close = lambda: None  # type: ignore[attr-defined]
+        return local
+    import ray
+
+    try:
+        if address is None:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False, ignore_reinit_error=True)
+        else:
+            ray.init(address=address, log_to_driver=False, configure_logging=False,
+                     ignore_reinit_error=True)
+    except Exception as exc:  # ray raises several types for unreachable clusters
+        raise AutosloError(f"parallelism.ray_address: cannot reach Ray at {address!r} "
+                           f"({type(exc).__name__}: {exc})") from None
+    actor = ray.remote(num_cpus=1)(_Scorer)
+    shared = [ray.put(a) for a in args]
+    actors = [actor.remote(*shared) for _ in range(workers)]
+
+    def remote(batch: list[dict[str, Any]], prices: PriceTable, best: float) -> list[Any]:
+        return ray.get([a.score.remote(d, prices, best) for a, d in zip(actors, batch,
+                                                                        strict=False)])
+
+    remote.close = lambda: ray.shutdown() if address is None else None  # type: ignore[attr-defined]
+    return remote
+
+
+def _trials_table(study: Any) -> pl.DataFrame:
+    rows = []
+    best = math.inf
+    for trial in sorted(study.trials, key=lambda t: t.number):
+        attrs = trial.user_attrs
+        status = ("invalid" if "invalid" in attrs else attrs.get("pruned") or "complete")
+        if attrs.get("feasible"):
+            best = min(best, attrs["cost_usd"])
+        rows.append({
+            "trial": trial.number, "status": status,
+            "cost_usd": attrs.get("cost_usd"), "violation": attrs.get("violation"),
+            "feasible": bool(attrs.get("feasible", False)),
+            "best_feasible_cost_usd": best if best < math.inf else None,
+            "seconds": attrs.get("seconds"), "invalid_reason": attrs.get("invalid"),
+            "params": yaml.safe_dump(trial.params, sort_keys=True, default_flow_style=True).strip(),
+        })
+    return pl.DataFrame(rows, schema={
+        "trial": pl.Int64, "status": pl.String, "cost_usd": pl.Float64, "violation": pl.Float64,
+        "feasible": pl.Boolean, "best_feasible_cost_usd": pl.Float64, "seconds": pl.Float64,
+        "invalid_reason": pl.String, "params": pl.String})
+
+
+def pareto_front(trials: pl.DataFrame) -> pl.DataFrame:
+    """Trials no other trial beats on both cost and violation."""
+    scored = trials.filter(pl.col("cost_usd").is_not_null() & (pl.col("status") == "complete"))
+    points = scored.select("cost_usd", "violation").rows()
+    keep = [not any((c2 <= c and v2 <= v) and (c2 < c or v2 < v) for c2, v2 in points)
+            for c, v in points]
+    return scored.filter(pl.Series(keep, dtype=pl.Boolean)).sort("cost_usd")
+
+
+def _finish(inputs: TuningInputs, tree: DataTree, study: Any, scenarios: Any, spec: SloSpec,
+            tau: float, model_ref: str | None, prices: PriceTable, folder: Path,
+            seconds: float, say: Progress) -> dict[str, Any]:
+    trials = _trials_table(study)
+    trials.write_parquet(folder / "trials.parquet")
+    pareto_front(trials).write_parquet(folder / "pareto.parquet")
+    by_number = {t.number: t for t in study.trials}
+    candidates = (trials.filter(pl.col("feasible")).sort(["cost_usd", "trial"])
+                  .head(VALIDATION_CANDIDATES)["trial"].to_list())
+    if not candidates:  # nothing feasible: validate the least violating trials
+        candidates = (trials.filter(pl.col("status") == "complete")
+                      .sort(["violation", "cost_usd", "trial"])
+                      .head(VALIDATION_CANDIDATES)["trial"].to_list())
+    if not candidates:
+        raise InputError("no trial produced a valid config; see invalid_reason in "
+                         f"{folder / 'trials.parquet'}")
+    validator = _Scorer(scenarios.validation, spec, model_ref, str(tree.root), tau,
+                        inputs.tuner.aggregate)
+    results = []
+    for number in candidates:
+        data = inputs.space.apply(by_number[number].params)
+        evaluation, _ = validator.score(data, prices, math.inf)
+        assert evaluation is not None
+        results.append((number, data, evaluation))
+    initial, _ = validator.score(inputs.base, prices, math.inf)
+    assert initial is not None
+    feasible = [r for r in results if r[2].feasible]
+    winner = (min(feasible, key=lambda r: (r[2].cost_usd, r[0])) if feasible
+              else min(results, key=lambda r: (r[2].violation, r[2].cost_usd, r[0])))
+    number, data, evaluation = winner
+    tuned_path = tree.tuned_config(inputs.name)
+    header = (f"# Tuned by autoslo: run {inputs.name}, trial {number}; validation cost "
+              f"{evaluation.cost_usd:.4f} USD, violation {evaluation.violation:.2%} "
+              f"(tau {tau:.2%})\n")
+    write_text(tuned_path, header + yaml.safe_dump(data, sort_keys=False))
+    validation = {
+        "tau": tau, "aggregate": inputs.tuner.aggregate,
+        "initial": {"cost_usd": initial.cost_usd, "violation": initial.violation,
+                    "feasible": initial.feasible},
+        "candidates": [{"trial": n, "cost_usd": e.cost_usd, "violation": e.violation,
+                        "feasible": e.feasible} for n, _, e in results],
+        "winner": number,
+    }
+    write_text(folder / "validation.yml", yaml.safe_dump(validation, sort_keys=False))
+    saving = (1 - evaluation.cost_usd / initial.cost_usd) if initial.cost_usd > 0 else 0.0
+    summary = {
+        "status": "complete", "tuner_run_name": inputs.name,
+        "tuned_config": str(tree.relative(tuned_path)),
+        "trials": trials.height,
+        "feasible_trials": int(trials["feasible"].sum()),
+        "invalid_trials": int((trials["status"] == "invalid").sum()),
+        "pruned_trials": int(trials["status"].is_in(["infeasible", "dearer"]).sum()),
+        "best_trial": number,
+        "validation": {"cost_usd": round(evaluation.cost_usd, 6),
+                       "violation": round(evaluation.violation, 6),
+                       "feasible": evaluation.feasible},
+        "initial_validation": {"cost_usd": round(initial.cost_usd, 6),
+                               "violation": round(initial.violation, 6),
+                               "feasible": initial.feasible},
+        "saving_vs_initial": round(saving, 6),
+        "train_scenarios": len(scenarios.train),
+        "validation_scenarios": len(scenarios.validation),
+        "seconds": round(seconds, 3),
+    }
+    write_text(folder / "summary.yml", yaml.safe_dump(summary, sort_keys=False))
+    say(f"best trial {number}: validation cost {evaluation.cost_usd:.4f} USD, violation "
+        f"{evaluation.violation:.2%} (tau {tau:.2%}); initial config {initial.cost_usd:.4f} "
+        f"USD, violation {initial.violation:.2%}")
+    return summary

@@ -1,0 +1,109 @@
+"""The search space: dotted paths into the execution config, plus a structured spin-up plan.
+
+Parameters are suggested through an Optuna trial and applied to a copy of the initial config's
+data; a combination the config model refuses makes the trial invalid (with the reason), not a
+crash.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from autoslo.config import ExecutionConfig, apply_overrides, get_path, split_path
+from autoslo.config._base import format_path, translate_errors
+from autoslo.config.tuner import (
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+    TunerConfig,
+)
+from autoslo.errors import InputError
+
+SPIN_UP_AT = "spin_up_{}_at_s"
+SPIN_UP_SIZE = "spin_up_{}_size"
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """What a trial may change, checked against the initial config once."""
+
+    tuner: TunerConfig
+    base: dict[str, Any]  # the initial execution config's data (prices as a reference)
+
+    @classmethod
+    def build(cls, tuner: TunerConfig, base: dict[str, Any], source: str) -> SearchSpace:
+        for path in tuner.search_space:
+            try:
+                get_path(base, split_path(path))
+            except KeyError as missing:
+                raise InputError(f"search_space: path {path!r} does not exist in the execution "
+                                 f"config (no {missing.args[0]!r})", source=source) from None
+        if tuner.spin_up_plan is not None and not base["pool"]["clusters"]:
+            raise InputError("spin_up_plan: the execution config has no cluster to copy",
+                             source=source)
+        return cls(tuner, base)
+
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        """Ask an Optuna trial for one value per dimension."""
+        params: dict[str, Any] = {}
+        for path, dist in self.tuner.search_space.items():
+            if isinstance(dist, IntDistribution):
+                params[path] = trial.suggest_int(path, dist.low, dist.high, step=dist.step,
+                                                 log=dist.log)
+            elif isinstance(dist, FloatDistribution):
+                params[path] = trial.suggest_float(path, dist.low, dist.high, step=dist.step,
+                                                   log=dist.log)
+            else:
+                assert isinstance(dist, CategoricalDistribution)
+                params[path] = trial.suggest_categorical(path, dist.choices)
+        plan = self.tuner.spin_up_plan
+        if plan is not None:
+            for i in range(plan.max_spin_ups):
+                params[SPIN_UP_AT.format(i)] = trial.suggest_float(
+                    SPIN_UP_AT.format(i), plan.at_s.low, plan.at_s.high, step=plan.at_s.step)
+                params[SPIN_UP_SIZE.format(i)] = trial.suggest_categorical(
+                    SPIN_UP_SIZE.format(i), [0, *plan.sizes])
+        return params
+
+    def grid(self) -> dict[str, list[Any]]:
+        """Every dimension's finite values (for the grid sampler)."""
+        grid = {path: dist.grid() for path, dist in self.tuner.search_space.items()}
+        plan = self.tuner.spin_up_plan
+        if plan is not None:
+            for i in range(plan.max_spin_ups):
+                grid[SPIN_UP_AT.format(i)] = plan.at_s.grid()
+                grid[SPIN_UP_SIZE.format(i)] = [0, *plan.sizes]
+        return grid  # type: ignore[return-value]
+
+    def apply(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The config data with `params` applied (not validated yet)."""
+        data = apply_overrides(self.base, {p: v for p, v in params.items()
+                                           if p in self.tuner.search_space})
+        plan = self.tuner.spin_up_plan
+        if plan is not None:
+            template = data["pool"]["clusters"][0]
+            size_key = "rpu" if template["kind"] == "serverless" else "nodes"
+            spin_ups = []
+            for i in range(plan.max_spin_ups):
+                size = params[SPIN_UP_SIZE.format(i)]
+                if size:
+                    cluster = {**copy.deepcopy(template), size_key: size}
+                    spin_up = {"at_s": float(params[SPIN_UP_AT.format(i)]), "cluster": cluster}
+                    if plan.lifetime_s is not None:
+                        spin_up["lifetime_s"] = plan.lifetime_s
+                    spin_ups.append(spin_up)
+            data["scheduled_spin_ups"] = sorted(spin_ups, key=lambda s: s["at_s"])
+        return data
+
+
+def validate_config(data: dict[str, Any], prices: Any) -> tuple[ExecutionConfig | None, str]:
+    """The config model for `data` with prices inlined, or None and the first broken rule."""
+    try:
+        return ExecutionConfig.model_validate({**data, "prices": prices}), ""
+    except ValidationError as exc:
+        path, rule = translate_errors(exc, data, ExecutionConfig)[0]
+        return None, f"{format_path(path)}: {rule}"
