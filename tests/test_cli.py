@@ -28,7 +28,7 @@ def test_help_lists_every_entry_point_without_heavy_imports() -> None:
 
 
 @pytest.mark.parametrize(("command", "issue"), [
-    ("tune", 7), ("execute", 6), ("plot", 8), ("model", 4)])
+    ("execute", 6), ("plot", 8), ("model", 4)])
 def test_unbuilt_commands_say_so_and_exit_2(cli, command: str, issue: int) -> None:
     result = cli(*command.split(), "--manifest", "data/manifests/tuning/example.yml")
     assert result.code == 2

@@ -57,17 +57,17 @@ def _sampler(inputs: TuningInputs, tau: float) -> Any:
     import optuna
 
     tuner = inputs.tuner
-    constraints = lambda trial: trial.user_attrs.get("constraint", [1.0])  # noqa: E731
     if tuner.sampler == "random":
         return optuna.samplers.RandomSampler(seed=tuner.seed)
     if tuner.sampler == "grid":
         return optuna.samplers.GridSampler(inputs.space.grid(), seed=tuner.seed)
     if tuner.sampler == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=tuner.seed, warn_independent_sampling=False)
+        return optuna.samplers.CmaEsSampler(seed=tuner.seed)
     if tuner.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=tuner.seed, constraints_func=constraints)
-    return optuna.samplers.TPESampler(seed=tuner.seed, constraints_func=constraints,
-                                      multivariate=True, warn_independent_sampling=False,
+        return optuna.samplers.NSGAIISampler(seed=tuner.seed)
+    # constraints come from each trial (Trial.set_constraint): infeasible trials rank by how
+    # far they miss, so among them lower violation is preferred
+    return optuna.samplers.TPESampler(seed=tuner.seed, multivariate=True,
                                       n_startup_trials=max(5, min(20, tuner.n_trials // 10)))
 
 
@@ -121,6 +121,10 @@ def run_tuning(inputs: TuningInputs, tree: DataTree, *, force: bool = False,
         study.tell(stale.number, state=optuna.trial.TrialState.FAIL)  # killed mid-trial
     if finished:
         say(f"resuming {inputs.name}: {len(finished)} of {tuner.n_trials} trials done")
+    elif not study.trials:
+        start = inputs.space.initial_params()
+        if start is not None:  # the initial config is the first candidate: never do worse
+            study.enqueue_trial(start)
     workers = tuner.parallelism.workers
     pool = _workers(scorer_args, workers, tuner.parallelism.ray_address)
     best = min((t.user_attrs["cost_usd"] for t in finished if t.user_attrs.get("feasible")),
@@ -139,7 +143,7 @@ def run_tuning(inputs: TuningInputs, tree: DataTree, *, force: bool = False,
                     continue
                 for key, value in asdict(evaluation).items():
                     trial.set_user_attr(key, list(value) if isinstance(value, tuple) else value)
-                trial.set_user_attr("constraint", [evaluation.violation - tau])
+                trial.set_constraint("violation_over_tau", evaluation.violation - tau)
                 study.tell(trial, _values(inputs, evaluation, tau))
                 if evaluation.feasible:
                     best = min(best, evaluation.cost_usd)

@@ -69,6 +69,27 @@ class SearchSpace:
                     SPIN_UP_SIZE.format(i), [0, *plan.sizes])
         return params
 
+    def initial_params(self) -> dict[str, Any] | None:
+        """The initial config as parameter values, if the space can express it."""
+        params: dict[str, Any] = {}
+        for path, dist in self.tuner.search_space.items():
+            value = get_path(self.base, split_path(path))
+            if isinstance(dist, CategoricalDistribution):
+                if value not in dist.choices:
+                    return None
+            elif not isinstance(value, int | float) or isinstance(value, bool) or not (
+                    dist.low <= value <= dist.high) or (dist.step and (value - dist.low) % dist.step):
+                return None
+            params[path] = value
+        plan = self.tuner.spin_up_plan
+        if plan is not None:
+            if self.base.get("scheduled_spin_ups"):
+                return None
+            for i in range(plan.max_spin_ups):
+                params[SPIN_UP_AT.format(i)] = plan.at_s.low
+                params[SPIN_UP_SIZE.format(i)] = 0
+        return params
+
     def grid(self) -> dict[str, list[Any]]:
         """Every dimension's finite values (for the grid sampler)."""
         grid = {path: dist.grid() for path, dist in self.tuner.search_space.items()}

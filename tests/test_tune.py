@@ -1,0 +1,153 @@
+"""The tuner: naming and dry runs, search-space checks, outputs, reuse, resume, samplers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from autoslo.config import ExecutionConfig, resolve_execution_config
+from autoslo.datatree import DataTree
+from autoslo.errors import InputError
+from autoslo.tune import pareto_front, resolve_inputs, run_tuning
+from tests.conftest import snapshot
+
+EXEC = "data/execution_configs/examples/serverless-pool.yml"
+
+
+def tuner_file(data_dir: Path, name: str = "t", **changes: object) -> Path:
+    config = yaml.safe_load((data_dir / "tuner_configs" / "example.yml").read_text())
+    config.update({"n_trials": 12, "parallelism": {"workers": 1}})
+    config.update(changes)
+    path = data_dir / "tuner_configs" / f"{name}.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_dry_run_names_the_run_and_writes_nothing(data_dir: Path, cli) -> None:
+    before = snapshot(data_dir)
+    first = cli("tune", "--manifest", "data/manifests/tuning/example.yml", "--dry-run")
+    second = cli("tune", "--manifest", "data/manifests/tuning/example.yml", "--dry-run")
+    assert first.code == 0, first.err
+    assert first.out == second.out and first.err == ""
+    name = first.out.splitlines()[0]
+    assert name.startswith("serverless-example-")
+    assert yaml.safe_load("\n".join(first.out.splitlines()[1:]))["params"] == {"TRIALS": 100}
+    other = cli("tune", "--execution-config", EXEC, "--tuner-config",
+                "data/tuner_configs/example.yml", "--param", "TRIALS=101", "--dry-run")
+    assert other.out.splitlines()[0].startswith("serverless-pool_example-")
+    assert snapshot(data_dir) == before
+
+
+def test_search_space_paths_must_exist(data_dir: Path, cli) -> None:
+    tuner_file(data_dir, search_space={"pool.clusters.0.nodes": {"type": "int", "low": 1,
+                                                                 "high": 4}})
+    result = cli("tune", "--execution-config", EXEC, "--tuner-config",
+                 "data/tuner_configs/t.yml", "--dry-run")
+    assert result.code == 2
+    assert result.err.strip() == (
+        "data/tuner_configs/t.yml: search_space: path 'pool.clusters.0.nodes' does not exist in "
+        "the execution config (no 'pool.clusters.0.nodes')")
+
+
+def test_a_run_writes_its_outputs_and_is_reused(data_dir: Path, cli) -> None:
+    tuner_file(data_dir, search_space={
+        "pool.clusters.0.rpu": {"type": "categorical", "choices": [8, 16]},
+        "pool.max_clusters": {"type": "int", "low": 1, "high": 4},  # 1 < 2 clusters: invalid
+        "autoscaler.threshold": {"type": "int", "low": 1, "high": 20}})
+    args = ("tune", "--execution-config", EXEC, "--tuner-config", "data/tuner_configs/t.yml")
+    result = cli(*args)
+    assert result.code == 0, result.err
+    assert "trials 12/12: best feasible cost" in result.err
+    tree = DataTree(data_dir)
+    name = cli(*args, "--dry-run").out.splitlines()[0]
+    folder = tree.tuner_run_dir(name)
+    for item in ("inputs/execution_config.yml", "inputs/tuner_config.yml", "inputs/params.yml",
+                 "scenarios/scenarios.yml", "trials.parquet", "pareto.parquet",
+                 "validation.yml", "summary.yml"):
+        assert (folder / item).exists(), item
+    trials = pl.read_parquet(folder / "trials.parquet")
+    assert trials.height == 12
+    invalid = trials.filter(pl.col("status") == "invalid")
+    assert invalid.height >= 1
+    assert invalid["invalid_reason"][0] == ("pool.max_clusters: must be >= the 2 initial "
+                                            "clusters, got 1")
+    tuned = resolve_execution_config(tree.tuned_config(name), tree=tree).config
+    assert isinstance(tuned, ExecutionConfig)
+    summary = yaml.safe_load((folder / "summary.yml").read_text())
+    assert summary["status"] == "complete" and summary["invalid_trials"] == invalid.height
+    assert summary["validation"]["cost_usd"] <= summary["initial_validation"]["cost_usd"] + 1e-9
+    best = trials.filter(pl.col("feasible"))["cost_usd"].min()
+    assert summary["validation"]["cost_usd"] == pytest.approx(best)
+    again = cli(*args)
+    assert again.code == 0 and "reusing finished run" in again.err
+    assert pl.read_parquet(folder / "trials.parquet").equals(trials)
+
+
+def test_an_interrupted_run_resumes(data_dir: Path) -> None:
+    tree = DataTree(data_dir)
+    path = tuner_file(data_dir, n_trials=8)
+    inputs = resolve_inputs(Path(EXEC), path, {}, {}, tree)
+
+    def stop_early(line: str) -> None:
+        if line.startswith("trials 2/"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_tuning(inputs, tree, progress=stop_early)
+    lines: list[str] = []
+    summary = run_tuning(inputs, tree, progress=lines.append)
+    assert lines[0] == f"resuming {inputs.name}: 2 of 8 trials done"
+    assert summary["trials"] == 8
+
+
+def test_same_inputs_same_trials(data_dir: Path) -> None:
+    tree = DataTree(data_dir)
+    inputs = resolve_inputs(Path(EXEC), tuner_file(data_dir), {}, {}, tree)
+    run_tuning(inputs, tree)
+    first = pl.read_parquet(tree.tuner_run_dir(inputs.name) / "trials.parquet")
+    run_tuning(inputs, tree, force=True)
+    second = pl.read_parquet(tree.tuner_run_dir(inputs.name) / "trials.parquet")
+    assert first.drop("seconds").equals(second.drop("seconds"))
+
+
+@pytest.mark.slow
+def test_parallel_trials_on_ray_nsga2_and_a_forecast_workload(data_dir: Path, cli) -> None:
+    history = cli("workload", "generate", "data/generators/diurnal.yml")
+    assert history.code == 0
+    tree = DataTree(data_dir)
+    spec = data_dir / "generators" / "week.yml"
+    week = yaml.safe_load((data_dir / "generators/diurnal.yml").read_text())
+    week.update({"name": "week", "duration_s": 8 * 86400})
+    week["rate"].update({"profile": "weekly", "mean_per_s": 0.02})
+    spec.write_text(yaml.safe_dump(week))
+    assert cli("workload", "generate", str(spec)).code == 0
+    path = tuner_file(data_dir, n_trials=8, sampler="nsga2", parallelism={"workers": 2},
+                      workload={"kind": "forecast", "history": "workloads/week_seed=7",
+                                "date": dt.date(2026, 11, 10), "scenarios": 3,
+                                "validation_scenarios": 1})
+    inputs = resolve_inputs(Path(EXEC), path, {}, {}, tree)
+    summary = run_tuning(inputs, tree)
+    assert summary["trials"] == 8
+    assert summary["train_scenarios"] == 2 and summary["validation_scenarios"] == 1
+    trials = pl.read_parquet(tree.tuner_run_dir(inputs.name) / "trials.parquet")
+    assert pareto_front(trials).height >= 1
+
+
+def test_pareto_front() -> None:
+    trials = pl.DataFrame({"trial": [0, 1, 2, 3], "status": ["complete"] * 4,
+                           "cost_usd": [1.0, 2.0, 3.0, 2.5], "violation": [0.3, 0.1, 0.0, 0.2]})
+    assert pareto_front(trials)["trial"].to_list() == [0, 1, 2]
+
+
+def test_manifest_and_configs_are_exclusive(data_dir: Path, cli) -> None:
+    result = cli("tune", "--manifest", "data/manifests/tuning/example.yml", "--execution-config",
+                 EXEC)
+    assert result.code == 2 and "do not combine" in result.err
+    with pytest.raises(InputError, match="--param TRIAL is not used"):
+        resolve_inputs(Path(EXEC), data_dir / "tuner_configs/example.yml",
+                       {"TRIALS": 3, "TRIAL": 3}, {},
+                       DataTree(data_dir))
