@@ -12,10 +12,12 @@ from autoslo.config import (
     ResolvedExecutionConfig,
     TunerConfig,
     check_params_used,
+    check_references,
     parse_file,
     resolve_execution_config,
 )
 from autoslo.datatree import DataTree, display_path
+from autoslo.errors import ConfigValidationError
 from autoslo.ids import check_name, tuner_run_name
 from autoslo.tune._space import SearchSpace
 
@@ -58,6 +60,9 @@ def resolve_inputs(execution_config: Path, tuner_config: Path, params: dict[str,
                       [execution_config, tuner_config])
     tuner = parsed_tuner.model
     assert isinstance(tuner, TunerConfig) and parsed_exec.model is not None
+    problems = [(f, m) for f, m, pending in check_references(tuner, tree) if not pending]
+    if problems:
+        raise ConfigValidationError(display_path(tuner_config), problems)
     base = parsed_exec.model.model_dump(mode="python", exclude_none=True)
     space = SearchSpace.build(tuner, base, display_path(tuner_config))
     stem = stem or f"{execution_config.stem}_{tuner_config.stem}"

@@ -130,26 +130,37 @@ def run_tuning(inputs: TuningInputs, tree: DataTree, *, force: bool = False,
     best = min((t.user_attrs["cost_usd"] for t in finished if t.user_attrs.get("feasible")),
                default=math.inf)
     done = len(finished)
+    n_trials = tuner.n_trials
+    if tuner.sampler == "grid":  # the grid sampler stops by itself once every point is tried
+        n_trials = min(n_trials, math.prod(len(v) for v in inputs.space.grid().values()))
+
+    def tell(trial: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            study.tell(trial, *args, **kwargs)
+        except RuntimeError as exc:  # GridSampler asks the study to stop; the result is stored
+            if "Study.stop" not in str(exc):
+                raise
+
     try:
-        while done < tuner.n_trials:
-            batch = [study.ask() for _ in range(min(workers, tuner.n_trials - done))]
+        while done < n_trials:
+            batch = [study.ask() for _ in range(min(workers, n_trials - done))]
             params = [inputs.space.suggest(trial) for trial in batch]
             data = [inputs.space.apply(p) for p in params]
             results = pool(data, prices, best)
             for trial, (evaluation, reason) in zip(batch, results, strict=True):
                 if evaluation is None:
                     trial.set_user_attr("invalid", reason)
-                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    tell(trial, state=optuna.trial.TrialState.FAIL)
                     continue
                 for key, value in asdict(evaluation).items():
                     trial.set_user_attr(key, list(value) if isinstance(value, tuple) else value)
                 trial.set_constraint("violation_over_tau", evaluation.violation - tau)
-                study.tell(trial, _values(inputs, evaluation, tau))
+                tell(trial, _values(inputs, evaluation, tau))
                 if evaluation.feasible:
                     best = min(best, evaluation.cost_usd)
             done += len(batch)
-            if done % max(1, min(25, tuner.n_trials // 10)) < len(batch) or done == tuner.n_trials:
-                say(f"trials {done}/{tuner.n_trials}: best feasible cost "
+            if done % max(1, min(25, n_trials // 10)) < len(batch) or done == n_trials:
+                say(f"trials {done}/{n_trials}: best feasible cost "
                     + (f"{best:.4f} USD" if best < math.inf else "none yet"))
     finally:
         pool.close()  # type: ignore[attr-defined]
@@ -167,8 +178,11 @@ def _workers(args: tuple[Any, ...], workers: int, address: str | None) -> Any:
 
         local.close = lambda: None  # type: ignore[attr-defined]
         return local
+    import os
+
     import ray
 
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local, private Ray
     try:
         if address is None:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,

@@ -1,0 +1,214 @@
+"""Tuner quality and speed (issue 7's benchmark), measured in one run on a private data tree.
+
+Setup: Serverless workgroups whose speed depends on their size (a latency table with a
+power-law scale-out, runtime ~ RPU^-0.8), processor sharing, a diurnal TPC-H-like workload, the
+example SLO spec with tau = 5 %.
+
+1. Optimality: a space small enough to enumerate (initial workgroup size x autoscaler threshold
+   x one scheduled spin-up's time and size: 360 configs). The exhaustive grid gives the true
+   optimum; TPE with 10 % of that budget, 5 seeds: best feasible cost / optimum (median).
+2. Value: forecast scenarios of a weekday (7 to search, 3 to validate). The tuned config
+   against the cheapest fixed-size pool meeting tau and against the reactive autoscaler alone,
+   all scored on the validation scenarios.
+3. Speed: 200 trials over 10 scenarios of about 20,000 queries, on 2 workers (Ray) and on 1.
+
+    .venv/bin/python benchmarks/tuner.py [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from autoslo.config import PriceTable, SloSpec, load_model  # noqa: E402
+from autoslo.config.generator import GeneratorSpec  # noqa: E402
+from autoslo.config.workload import WorkloadMeta, WorkloadSource  # noqa: E402
+from autoslo.datatree import DataTree  # noqa: E402
+from autoslo.perf import load_latency_model  # noqa: E402
+from autoslo.tune import resolve_inputs, run_tuning  # noqa: E402
+from autoslo.tune._objective import Scenario, evaluate  # noqa: E402
+from autoslo.tune._space import validate_config  # noqa: E402
+from autoslo.workload import load_workload, save_workload  # noqa: E402
+from autoslo.workload.generate import generate  # noqa: E402
+from autoslo.workload.templates import load_suite  # noqa: E402
+
+MEDIANS = {"q01": 3.0, "q03": 6.0, "q06": 1.6, "q09": 50.0, "q13": 24.0, "q18": 80.0}
+BASE = {
+    "pool": {"clusters": [{"kind": "serverless", "rpu": 8, "max_concurrency": 10}],
+             "spin_up_delay_s": 300, "max_clusters": 6},
+    "router": {"policy": "least_loaded"},
+    "autoscaler": {"policy": "reactive", "trigger": "queue_depth", "threshold": 6,
+                   "window_s": 60, "cluster": {"kind": "serverless", "rpu": 16,
+                                               "max_concurrency": 10},
+                   "min_lifetime_s": 600, "idle_teardown_s": 300},
+    "latency_model": {"model": "models/bench-table"},
+    "contention": {"model": "processor_sharing", "capacity": 4},
+    "prices": "prices/aws-us-east-1.yml",
+}
+
+
+def make_tree(root: Path, rate_per_s: float) -> DataTree:
+    shutil.copytree(REPO / "data", root, ignore=shutil.ignore_patterns(
+        "simulator_runs", "runs", "tuner_runs", "plots", "tuned", "data"))
+    tree = DataTree(root)
+    model = root / "models" / "bench-table"
+    model.mkdir(parents=True)
+    (model / "model.yml").write_text("kind: table\ndescription: power law, exponent 0.8\n")
+    rows = ["template_id,shape,size,runtime_s"] + [
+        f"{t},serverless,{size},{m * (size / 8) ** -0.8:.6f}"
+        for t, m in MEDIANS.items() for size in (8, 16, 32, 64)]
+    (model / "runtimes.csv").write_text("\n".join(rows) + "\n")
+    (root / "execution_configs" / "bench").mkdir(parents=True)
+    (root / "execution_configs" / "bench" / "pool.yml").write_text(yaml.safe_dump(BASE))
+    spec = yaml.safe_load((REPO / "data/generators/diurnal.yml").read_text())
+    spec["runtimes"]["medians_s"] = MEDIANS
+    spec["rate"]["mean_per_s"] = rate_per_s
+    for name, changes in (("day", {}), ("weeks", {"duration_s": 15 * 86400, "rate": {
+            **spec["rate"], "profile": "weekly", "weekend_factor": 0.5}})):
+        loaded = GeneratorSpec.model_validate({**spec, **changes, "name": name})
+        queries = generate(loaded, load_suite("tpch", tree))
+        save_workload(tree, queries, WorkloadMeta(
+            name=name, parameters={"seed": loaded.seed}, start=loaded.start,
+            queries=queries.height,
+            reference=loaded.runtimes.reference, source=WorkloadSource(kind="generated")))
+    return tree
+
+
+def tuner_yaml(tree: DataTree, name: str, **fields: Any) -> Path:
+    path = tree.root / "tuner_configs" / f"{name}.yml"
+    path.write_text(yaml.safe_dump({"slo": "slos/example.yml", "tau": 0.05, **fields},
+                                   sort_keys=False))
+    return path
+
+
+SPACE = {"pool.clusters.0.rpu": {"type": "categorical", "choices": [8, 16, 32]},
+         "autoscaler.threshold": {"type": "int", "low": 2, "high": 20, "step": 2}}
+PLAN = {"max_spin_ups": 1, "at_s": {"type": "float", "low": 21600, "high": 43200,
+                                    "step": 7200}, "sizes": [16, 32], "lifetime_s": 21600}
+
+
+def tune(tree: DataTree, tuner: Path) -> dict[str, Any]:
+    inputs = resolve_inputs(tree.root / "execution_configs/bench/pool.yml", tuner, {}, {}, tree)
+    return run_tuning(inputs, tree, force=True)
+
+
+def best_train_cost(tree: DataTree, summary: dict[str, Any]) -> float:
+    import polars as pl
+
+    trials = pl.read_parquet(tree.tuner_run_dir(summary["tuner_run_name"]) / "trials.parquet")
+    return float(trials.filter(pl.col("feasible"))["cost_usd"].min())
+
+
+def optimality(tree: DataTree, seeds: int, smoke: bool) -> None:
+    fixed = {"kind": "fixed", "path": "workloads/day_seed=7"}
+    space, plan = SPACE, PLAN
+    if smoke:
+        space = {**SPACE, "autoscaler.threshold": {"type": "int", "low": 4, "high": 8,
+                                                   "step": 4}}
+    grid = tune(tree, tuner_yaml(tree, "grid", workload=fixed, search_space=space,
+                                 spin_up_plan=plan, sampler="grid", n_trials=10_000, seed=0))
+    size = grid["trials"]
+    optimum = best_train_cost(tree, grid)
+    ratios = []
+    for seed in range(seeds):
+        run = tune(tree, tuner_yaml(tree, f"tpe{seed}", workload=fixed, search_space=space,
+                                    spin_up_plan=plan, n_trials=max(5, size // 10), seed=seed))
+        ratios.append(best_train_cost(tree, run) / optimum)
+    print(f"optimality: grid of {size} configs, optimum {optimum:.4f} USD; TPE with "
+          f"{max(5, size // 10)} trials, {seeds} seeds: best / optimum = "
+          + ", ".join(f"{r:.4f}" for r in ratios) + f"; median {statistics.median(ratios):.4f}")
+
+
+def score_on(tree: DataTree, config: dict[str, Any], workloads: list[Any]) -> tuple[float, float]:
+    spec = load_model(tree.root / "slos/example.yml", SloSpec)
+    prices = load_model(tree.root / "prices/aws-us-east-1.yml", PriceTable)
+    model = load_latency_model("models/bench-table", tree)
+    checked, reason = validate_config(config, prices)
+    assert checked is not None, reason
+    scenarios = [Scenario.build(w, spec, model) for w in workloads]
+    result = evaluate(checked, scenarios, model, 0.05, "mean", prune=False)
+    return result.cost_usd, result.violation
+
+
+def value(tree: DataTree, trials: int) -> None:
+    forecast = {"kind": "forecast", "history": "workloads/weeks_seed=7",
+                "date": dt.date(2026, 11, 17), "scenarios": 10, "validation_scenarios": 3}
+    space = {**SPACE, "autoscaler.cluster.rpu": {"type": "categorical", "choices": [8, 16, 32]},
+             "autoscaler.threshold": {"type": "int", "low": 1, "high": 30}}
+    summary = tune(tree, tuner_yaml(tree, "value", workload=forecast, search_space=space,
+                                    spin_up_plan={**PLAN, "max_spin_ups": 2, "at_s": {
+                                        "type": "float", "low": 0, "high": 72000, "step": 1800}},
+                                    n_trials=trials, seed=1, parallelism={"workers": 2}))
+    folder = tree.tuner_run_dir(summary["tuner_run_name"]) / "scenarios"
+    listing = yaml.safe_load((folder / "scenarios.yml").read_text())
+    validation = [load_workload(folder / n) for n in listing["validation"]]
+    tuned = yaml.safe_load(tree.tuned_config(summary["tuner_run_name"]).read_text())
+    tuned_cost, tuned_violation = score_on(tree, tuned, validation)
+    fixed_best = (math.inf, 1.0, "")
+    for count in range(1, 7):
+        for rpu in (8, 16, 32, 64):
+            config = {**BASE, "autoscaler": {"policy": "noop"}, "pool": {
+                **BASE["pool"], "clusters": [{"kind": "serverless", "rpu": rpu,
+                                              "max_concurrency": 10}] * count}}
+            cost, violation = score_on(tree, config, validation)
+            if violation <= 0.05 and cost < fixed_best[0]:
+                fixed_best = (cost, violation, f"{count} x {rpu} RPU")
+    reactive = score_on(tree, BASE, validation)
+    print(f"value (validation scenarios, tau 5 %): tuned {tuned_cost:.4f} USD at "
+          f"{tuned_violation:.2%}; cheapest fixed pool meeting tau ({fixed_best[2]}) "
+          f"{fixed_best[0]:.4f} USD at {fixed_best[1]:.2%}; reactive autoscaler alone "
+          f"{reactive[0]:.4f} USD at {reactive[1]:.2%}")
+    print(f"  tuned is {1 - tuned_cost / fixed_best[0]:.1%} cheaper than the best fixed pool and "
+          f"{1 - tuned_cost / reactive[0]:.1%} cheaper than the reactive autoscaler alone")
+
+
+def speed(tree: DataTree, trials: int, scenarios: int) -> None:
+    forecast = {"kind": "forecast", "history": "workloads/weeks_seed=7",
+                "date": dt.date(2026, 11, 17), "scenarios": scenarios,
+                "validation_scenarios": 0 if scenarios == 1 else 1}
+    forecast["validation_scenarios"] = 0
+    times = {}
+    for workers in (2, 1):
+        path = tuner_yaml(tree, f"speed{workers}", workload={**forecast, "scenarios":
+                                                                scenarios},
+                          search_space=SPACE, spin_up_plan=PLAN, n_trials=trials, seed=3,
+                          parallelism={"workers": workers})
+        began = time.perf_counter()
+        summary = tune(tree, path)
+        times[workers] = time.perf_counter() - began
+        queries = np.mean([load_workload(p).queries.height for p in
+                           (tree.tuner_run_dir(summary["tuner_run_name"]) / "scenarios")
+                           .iterdir() if p.is_dir()])
+        print(f"speed: {trials} trials x {scenarios} scenarios of {queries:,.0f} queries on "
+              f"{workers} worker(s): {times[workers]:.1f} s "
+              f"({summary['pruned_trials']} trials stopped early)")
+    print(f"  2 workers vs 1: {times[1] / times[2]:.2f}x faster")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = make_tree(Path(tmp) / "data", rate_per_s=0.03 if args.smoke else 0.23)
+        optimality(tree, 2 if args.smoke else 5, args.smoke)
+        value(tree, 20 if args.smoke else 150)
+        speed(tree, 10 if args.smoke else 200, 2 if args.smoke else 10)
+
+
+if __name__ == "__main__":
+    main()
