@@ -37,6 +37,7 @@ test: setup lint  ## set up everything, then run the whole suite
 
 demo: setup  ## set up everything, then run the main job
 	$(BIN)/autoslo validate
+	$(BIN)/autoslo tune --manifest data/manifests/tuning/example.yml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
