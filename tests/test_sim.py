@@ -443,3 +443,18 @@ def test_slo_scoring_by_hand() -> None:
     assert result.per_template["violations"].to_list() == [1, 0, 1]
     with pytest.raises(Exception, match="reference latencies are needed"):
         score(queries, spec)
+
+
+def test_the_tuners_fast_path_matches_simulate() -> None:
+    from autoslo.sim import simulate_outcome
+
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        workload, config = _random_case(rng, bool(rng.integers(0, 2)), True)
+        full = simulate(workload, config)
+        cache: dict[object, np.ndarray] = {}
+        for _ in range(2):  # the second call runs on the cache
+            outcome = simulate_outcome(workload, config, None, cache)
+            np.testing.assert_array_equal(outcome.latency_s, full.queries["latency_s"].to_numpy())
+            assert outcome.cost_usd == pytest.approx(full.summary["cost_usd"], abs=1e-6)
+            assert outcome.clusters == full.clusters.height
