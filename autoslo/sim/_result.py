@@ -64,7 +64,9 @@ class SimResult:
     def write(self, folder: Path) -> None:
         """Replace `folder` atomically with queries.parquet, clusters.parquet and summary.yml."""
         with replace_dir(folder) as tmp:
-            self.queries.write_parquet(tmp / "queries.parquet", compression="lz4")
+            # column statistics would cost more than the simulation at 10^6 rows
+            self.queries.write_parquet(tmp / "queries.parquet", compression="lz4",
+                                       statistics=False)
             self.clusters.write_parquet(tmp / "clusters.parquet", compression="lz4")
             (tmp / "summary.yml").write_text(yaml.safe_dump(self.summary, sort_keys=False),
                                              encoding="utf-8")
