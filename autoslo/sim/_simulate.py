@@ -88,7 +88,7 @@ def _run(workload: Workload, config: ExecutionConfig, model: LatencyModel | None
     n = prepared.arrival.shape[0]
     k = len(config.pool.clusters)
     if use_fifo:
-        cluster = (np.arange(n, dtype=np.int64) % k)
+        cluster = (np.arange(n, dtype=np.int64) % k) if k > 1 else np.zeros(n, np.int64)
         start, end, status, queue = _engine.fifo_queues(
             prepared.arrival, prepared.runtime, cluster, prepared.initial_specs,
             prepared.spec_shape, prepared.spec_qoff, prepared.q_slots, prepared.q_timeout,
@@ -121,7 +121,11 @@ def _tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
     frame = workload.queries
     arrival = prepared.arrival
     cluster_spec = lives.spec[cluster]
-    isolated = prepared.runtime[np.arange(arrival.shape[0]), prepared.spec_shape[cluster_spec]]
+    if prepared.runtime.shape[1] == 1:
+        isolated = prepared.runtime[:, 0]
+    else:
+        isolated = prepared.runtime[np.arange(arrival.shape[0]),
+                                    prepared.spec_shape[cluster_spec]]
     qoff = prepared.spec_qoff[cluster_spec]
     names = list(dict.fromkeys(prepared.q_names))
     name_index = np.array([names.index(q) for q in prepared.q_names], np.int64)
@@ -161,9 +165,13 @@ def _cluster_rows(prepared: Prepared, config: ExecutionConfig, lives: ClusterLiv
     """Each cluster's life, busy and billed seconds and cost."""
     prices = config.prices
     assert isinstance(prices, PriceTable)
-    keys = cluster.astype(np.int16 if len(lives.spec) < 2**15 else np.int64)
-    order = np.argsort(keys, kind="stable")  # a radix sort for int16 keys
-    bounds = np.searchsorted(keys[order], np.arange(len(lives.spec) + 1))
+    if len(lives.spec) == 1:
+        order = np.arange(cluster.shape[0])
+        bounds = np.array([0, cluster.shape[0]])
+    else:
+        keys = cluster.astype(np.int16 if len(lives.spec) < 2**15 else np.int64)
+        order = np.argsort(keys, kind="stable")  # a radix sort for int16 keys
+        bounds = np.searchsorted(keys[order], np.arange(len(lives.spec) + 1))
     rows = []
     free_credit_s: dict[int, float] = {}
     for c, spec_index in enumerate(lives.spec):
