@@ -213,7 +213,8 @@ def value_provisioned(tree: DataTree, trials: int) -> None:
              "autoscaler.threshold": {"type": "int", "low": 1, "high": 30}}
     plan = {"max_spin_ups": 2, "at_s": {"type": "float", "low": 0, "high": 72000,
                                         "step": 1800},
-            "sizes": [2, 4, 8], "lifetime_s": 28800}
+            "sizes": [2, 4, 8],
+            "lifetime_s": {"type": "float", "low": 3600, "high": 57600, "step": 1800}}
     summary = tune(tree, tuner_yaml(tree, "value-prov", workload=forecast, search_space=space,
                                     spin_up_plan=plan, n_trials=trials, seed=1,
                                     parallelism={"workers": 2}), config="provisioned")

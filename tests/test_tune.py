@@ -151,3 +151,26 @@ def test_manifest_and_configs_are_exclusive(data_dir: Path, cli) -> None:
         resolve_inputs(Path(EXEC), data_dir / "tuner_configs/example.yml",
                        {"TRIALS": 3, "TRIAL": 3}, {},
                        DataTree(data_dir))
+
+
+def test_spin_up_plan_applies_times_sizes_and_searched_lifetimes(data_dir: Path) -> None:
+    import optuna
+
+    tree = DataTree(data_dir)
+    path = tuner_file(data_dir, spin_up_plan={
+        "max_spin_ups": 2, "at_s": {"type": "float", "low": 0, "high": 3600, "step": 1800},
+        "sizes": [16, 32], "lifetime_s": {"type": "float", "low": 600, "high": 1200,
+                                          "step": 600}})
+    inputs = resolve_inputs(Path(EXEC), path, {}, {}, tree)
+    params = {**inputs.space.initial_params(), "spin_up_0_at_s": 3600.0, "spin_up_0_size": 32,
+              "spin_up_0_lifetime_s": 1200.0, "spin_up_1_at_s": 1800.0, "spin_up_1_size": 16,
+              "spin_up_1_lifetime_s": 600.0}
+    data = inputs.space.apply(params)
+    assert [(s["at_s"], s["cluster"]["rpu"], s["lifetime_s"]) for s in
+            data["scheduled_spin_ups"]] == [(1800.0, 16, 600.0), (3600.0, 32, 1200.0)]
+    assert data["scheduled_spin_ups"][0]["cluster"]["max_concurrency"] == 10  # copied cluster
+    grid = inputs.space.grid()
+    assert grid["spin_up_0_lifetime_s"] == [600.0, 1200.0] and grid["spin_up_1_size"] == [0, 16, 32]
+    trial = optuna.create_study().ask()
+    suggested = inputs.space.suggest(trial)
+    assert {"spin_up_0_at_s", "spin_up_0_size", "spin_up_0_lifetime_s"} <= set(suggested)

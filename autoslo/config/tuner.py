@@ -114,12 +114,19 @@ Distribution = Annotated[
 
 
 class SpinUpPlan(StrictModel):
-    """A structured parameter: up to `max_spin_ups` scheduled spin-ups, each a time and a size."""
+    """A structured parameter: up to `max_spin_ups` scheduled spin-ups, each a time and a size
+    (and a lifetime: fixed, searched when given as a distribution, or none = until idle)."""
 
     max_spin_ups: Annotated[int, AfterValidator(between(0, 8))]
     at_s: FloatDistribution
     sizes: Annotated[list[int], Field(min_length=1)]
-    lifetime_s: Annotated[float, AfterValidator(positive)] | None = None
+    lifetime_s: Annotated[float, AfterValidator(positive)] | FloatDistribution | None = None
+
+    @model_validator(mode="after")
+    def _positive_lifetimes(self) -> SpinUpPlan:
+        if isinstance(self.lifetime_s, FloatDistribution) and self.lifetime_s.low <= 0:
+            raise RuleError(("lifetime_s", "low"), f"must be > 0, got {self.lifetime_s.low}")
+        return self
 
 
 class Parallelism(StrictModel):
@@ -160,6 +167,11 @@ class TunerConfig(StrictModel):
                 if dist.grid() is None:
                     raise RuleError(("search_space", path), "the grid sampler needs a finite "
                                     "space: give this float distribution a step")
-            if self.spin_up_plan is not None and self.spin_up_plan.at_s.step is None:
+            plan = self.spin_up_plan
+            if plan is not None and plan.at_s.step is None:
                 raise RuleError(("spin_up_plan", "at_s"), "the grid sampler needs a step here")
+            if plan is not None and isinstance(plan.lifetime_s, FloatDistribution) and (
+                    plan.lifetime_s.step is None):
+                raise RuleError(("spin_up_plan", "lifetime_s"), "the grid sampler needs a step "
+                                "here")
         return self

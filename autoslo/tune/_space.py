@@ -25,6 +25,7 @@ from autoslo.errors import InputError
 
 SPIN_UP_AT = "spin_up_{}_at_s"
 SPIN_UP_SIZE = "spin_up_{}_size"
+SPIN_UP_LIFETIME = "spin_up_{}_lifetime_s"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,11 @@ class SearchSpace:
                     SPIN_UP_AT.format(i), plan.at_s.low, plan.at_s.high, step=plan.at_s.step)
                 params[SPIN_UP_SIZE.format(i)] = trial.suggest_categorical(
                     SPIN_UP_SIZE.format(i), [0, *plan.sizes])
+                life = plan.lifetime_s
+                if isinstance(life, FloatDistribution):
+                    params[SPIN_UP_LIFETIME.format(i)] = trial.suggest_float(
+                        SPIN_UP_LIFETIME.format(i), life.low, life.high, step=life.step,
+                        log=life.log)
         return params
 
     def initial_params(self) -> dict[str, Any] | None:
@@ -88,6 +94,8 @@ class SearchSpace:
             for i in range(plan.max_spin_ups):
                 params[SPIN_UP_AT.format(i)] = plan.at_s.low
                 params[SPIN_UP_SIZE.format(i)] = 0
+                if isinstance(plan.lifetime_s, FloatDistribution):
+                    params[SPIN_UP_LIFETIME.format(i)] = plan.lifetime_s.low
         return params
 
     def grid(self) -> dict[str, list[Any]]:
@@ -98,6 +106,8 @@ class SearchSpace:
             for i in range(plan.max_spin_ups):
                 grid[SPIN_UP_AT.format(i)] = plan.at_s.grid()
                 grid[SPIN_UP_SIZE.format(i)] = [0, *plan.sizes]
+                if isinstance(plan.lifetime_s, FloatDistribution):
+                    grid[SPIN_UP_LIFETIME.format(i)] = plan.lifetime_s.grid()
         return grid  # type: ignore[return-value]
 
     def apply(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -114,8 +124,11 @@ class SearchSpace:
                 if size:
                     cluster = {**copy.deepcopy(template), size_key: size}
                     spin_up = {"at_s": float(params[SPIN_UP_AT.format(i)]), "cluster": cluster}
-                    if plan.lifetime_s is not None:
-                        spin_up["lifetime_s"] = plan.lifetime_s
+                    life = plan.lifetime_s
+                    if isinstance(life, FloatDistribution):
+                        spin_up["lifetime_s"] = float(params[SPIN_UP_LIFETIME.format(i)])
+                    elif life is not None:
+                        spin_up["lifetime_s"] = life
                     spin_ups.append(spin_up)
             data["scheduled_spin_ups"] = sorted(spin_ups, key=lambda s: s["at_s"])
         return data
