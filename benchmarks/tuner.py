@@ -172,42 +172,50 @@ def score_on(tree: DataTree, config: dict[str, Any], workloads: list[Any]) -> tu
     return result.cost_usd, result.violation
 
 
-def value(tree: DataTree, trials: int) -> None:
-    forecast = {"kind": "forecast", "history": "workloads/weeks_seed=7",
-                "date": dt.date(2026, 11, 17), "scenarios": 10, "validation_scenarios": 3}
-    space = {**SPACE, "autoscaler.cluster.rpu": {"type": "categorical", "choices": [8, 16, 32]},
-             "autoscaler.threshold": {"type": "int", "low": 1, "high": 30}}
-    summary = tune(tree, tuner_yaml(tree, "value", workload=forecast, search_space=space,
-                                    spin_up_plan={**PLAN, "max_spin_ups": 2, "at_s": {
-                                        "type": "float", "low": 0, "high": 72000, "step": 1800}},
-                                    n_trials=trials, seed=1, parallelism={"workers": 2}))
+FORECAST = {"kind": "forecast", "history": "workloads/weeks_seed=7",
+            "date": dt.date(2026, 11, 17), "scenarios": 10, "validation_scenarios": 3}
+
+
+def compare(tree: DataTree, label: str, summary: dict[str, Any],
+            fixed_pools: dict[str, dict[str, Any]], reactive: dict[str, Any]) -> None:
+    """The tuned config against fixed pools and the reactive autoscaler, on validation."""
     folder = tree.tuner_run_dir(summary["tuner_run_name"]) / "scenarios"
     listing = yaml.safe_load((folder / "scenarios.yml").read_text())
     validation = [load_workload(folder / n) for n in listing["validation"]]
     tuned = yaml.safe_load(tree.tuned_config(summary["tuner_run_name"]).read_text())
     tuned_cost, tuned_violation = score_on(tree, tuned, validation)
     fixed_best = (math.inf, 1.0, "")
-    for count in range(1, 7):
-        for rpu in (8, 16, 32, 64):
-            config = {**BASE, "autoscaler": {"policy": "noop"}, "pool": {
-                **BASE["pool"], "clusters": [{"kind": "serverless", "rpu": rpu,
-                                              "max_concurrency": 10}] * count}}
-            cost, violation = score_on(tree, config, validation)
-            if violation <= 0.05 and cost < fixed_best[0]:
-                fixed_best = (cost, violation, f"{count} x {rpu} RPU")
-    reactive = score_on(tree, BASE, validation)
-    print(f"value (validation scenarios, tau 5 %): tuned {tuned_cost:.4f} USD at "
+    for name, config in fixed_pools.items():
+        cost, violation = score_on(tree, config, validation)
+        if violation <= 0.05 and cost < fixed_best[0]:
+            fixed_best = (cost, violation, name)
+    alone = score_on(tree, reactive, validation)
+    print(f"value, {label} (validation scenarios, tau 5 %): tuned {tuned_cost:.4f} USD at "
           f"{tuned_violation:.2%}; cheapest fixed pool meeting tau ({fixed_best[2]}) "
           f"{fixed_best[0]:.4f} USD at {fixed_best[1]:.2%}; reactive autoscaler alone "
-          f"{reactive[0]:.4f} USD at {reactive[1]:.2%}")
+          f"{alone[0]:.4f} USD at {alone[1]:.2%}")
     print(f"  tuned is {1 - tuned_cost / fixed_best[0]:.1%} cheaper than the best fixed pool and "
-          f"{1 - tuned_cost / reactive[0]:.1%} cheaper than the reactive autoscaler alone")
+          f"{1 - tuned_cost / alone[0]:.1%} cheaper than the reactive autoscaler alone")
+
+
+def value(tree: DataTree, trials: int) -> None:
+    """Serverless workgroups, billed per busy second."""
+    space = {**SPACE, "autoscaler.cluster.rpu": {"type": "categorical", "choices": [8, 16, 32]},
+             "autoscaler.threshold": {"type": "int", "low": 1, "high": 30}}
+    plan = {**PLAN, "max_spin_ups": 2,
+            "at_s": {"type": "float", "low": 0, "high": 72000, "step": 1800}}
+    summary = tune(tree, tuner_yaml(tree, "value", workload=FORECAST, search_space=space,
+                                    spin_up_plan=plan, n_trials=trials, seed=1,
+                                    parallelism={"workers": 2}))
+    fixed = {f"{count} x {rpu} RPU": {**BASE, "autoscaler": {"policy": "noop"}, "pool": {
+        **BASE["pool"], "clusters": [{"kind": "serverless", "rpu": rpu,
+                                      "max_concurrency": 10}] * count}}
+             for count in range(1, 7) for rpu in (8, 16, 32, 64)}
+    compare(tree, "Serverless", summary, fixed, BASE)
 
 
 def value_provisioned(tree: DataTree, trials: int) -> None:
-    """The same comparison for provisioned clusters, which cost money while they exist."""
-    forecast = {"kind": "forecast", "history": "workloads/weeks_seed=7",
-                "date": dt.date(2026, 11, 17), "scenarios": 10, "validation_scenarios": 3}
+    """Provisioned clusters, which cost money while they exist."""
     space = {"pool.clusters.0.nodes": {"type": "categorical", "choices": [2, 4, 8]},
              "autoscaler.cluster.nodes": {"type": "categorical", "choices": [2, 4, 8]},
              "autoscaler.threshold": {"type": "int", "low": 1, "high": 30}}
@@ -215,30 +223,14 @@ def value_provisioned(tree: DataTree, trials: int) -> None:
                                         "step": 1800},
             "sizes": [2, 4, 8],
             "lifetime_s": {"type": "float", "low": 3600, "high": 57600, "step": 1800}}
-    summary = tune(tree, tuner_yaml(tree, "value-prov", workload=forecast, search_space=space,
+    summary = tune(tree, tuner_yaml(tree, "value-prov", workload=FORECAST, search_space=space,
                                     spin_up_plan=plan, n_trials=trials, seed=1,
                                     parallelism={"workers": 2}), config="provisioned")
-    folder = tree.tuner_run_dir(summary["tuner_run_name"]) / "scenarios"
-    listing = yaml.safe_load((folder / "scenarios.yml").read_text())
-    validation = [load_workload(folder / n) for n in listing["validation"]]
-    tuned = yaml.safe_load(tree.tuned_config(summary["tuner_run_name"]).read_text())
-    tuned_cost, tuned_violation = score_on(tree, tuned, validation)
-    fixed_best = (math.inf, 1.0, "")
-    for count in range(1, 7):
-        for nodes in (2, 4, 8, 16):
-            cluster = {**PROVISIONED_CLUSTER, "nodes": nodes}
-            config = {**PROVISIONED, "autoscaler": {"policy": "noop"},
-                      "pool": {**PROVISIONED["pool"], "clusters": [cluster] * count}}
-            cost, violation = score_on(tree, config, validation)
-            if violation <= 0.05 and cost < fixed_best[0]:
-                fixed_best = (cost, violation, f"{count} x {nodes} nodes")
-    reactive = score_on(tree, PROVISIONED, validation)
-    print(f"value, provisioned ra3.xlplus (validation scenarios, tau 5 %): tuned "
-          f"{tuned_cost:.4f} USD at {tuned_violation:.2%}; cheapest fixed pool meeting tau "
-          f"({fixed_best[2]}) {fixed_best[0]:.4f} USD at {fixed_best[1]:.2%}; reactive "
-          f"autoscaler alone {reactive[0]:.4f} USD at {reactive[1]:.2%}")
-    print(f"  tuned is {1 - tuned_cost / fixed_best[0]:.1%} cheaper than the best fixed pool and "
-          f"{1 - tuned_cost / reactive[0]:.1%} cheaper than the reactive autoscaler alone")
+    fixed = {f"{count} x {nodes} nodes": {**PROVISIONED, "autoscaler": {"policy": "noop"},
+                                          "pool": {**PROVISIONED["pool"], "clusters": [
+                                              {**PROVISIONED_CLUSTER, "nodes": nodes}] * count}}
+             for count in range(1, 7) for nodes in (2, 4, 8, 16)}
+    compare(tree, "provisioned ra3.xlplus", summary, fixed, PROVISIONED)
 
 
 def speed(tree: DataTree, trials: int, scenarios: int) -> None:

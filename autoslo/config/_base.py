@@ -63,6 +63,25 @@ def positive(value: Any) -> Any:
     return value
 
 
+def safe_name(value: str) -> str:
+    """A validator: the value becomes a path component, so it must be a safe name."""
+    from autoslo.errors import InputError
+    from autoslo.ids import check_name
+
+    try:
+        return check_name(value, "name")
+    except InputError as exc:
+        raise ValueError(exc.rule) from None
+
+
+def zoned(value: Any) -> Any:
+    """A validator: timestamps must carry a time zone (naive ones are ambiguous)."""
+    if value.tzinfo is None:
+        raise ValueError(f"must carry a time zone (e.g. 2026-11-22T00:00:00Z), got "
+                         f"{value.isoformat()}")
+    return value
+
+
 def _fmt_num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 

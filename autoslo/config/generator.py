@@ -9,12 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from autoslo.config._base import RuleError, StrictModel, at_least, between, positive
+from autoslo.config._base import RuleError, StrictModel, at_least, between, positive, safe_name, zoned
 from autoslo.config.execution import ClusterShape
-from autoslo.errors import InputError
-from autoslo.ids import check_name
 
 PositiveFloat = Annotated[float, AfterValidator(positive)]
 
@@ -59,10 +57,10 @@ class Runtimes(StrictModel):
 class GeneratorSpec(StrictModel):
     """Everything `autoslo workload generate` needs."""
 
-    name: str
+    name: Annotated[str, AfterValidator(safe_name)]
     description: str = ""
     seed: Annotated[int, AfterValidator(between(0, 2**32 - 1))] = 0
-    start: dt.datetime
+    start: Annotated[dt.datetime, AfterValidator(zoned)]
     duration_s: PositiveFloat
     rate: RateProfile
     suite: str = Field(description="template suite under data/templates/")
@@ -72,23 +70,6 @@ class GeneratorSpec(StrictModel):
         default_factory=dict, description="template -> query group; default: the suite's")
     users: Annotated[int, AfterValidator(between(1, 100_000))] = 5
     runtimes: Runtimes | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _safe(cls, value: str) -> str:
-        try:
-            check_name(value, "name")
-        except InputError as exc:
-            raise ValueError(exc.rule) from None
-        return value
-
-    @field_validator("start")
-    @classmethod
-    def _zoned(cls, value: dt.datetime) -> dt.datetime:
-        if value.tzinfo is None:
-            raise ValueError(f"must carry a time zone (e.g. 2026-11-22T00:00:00Z), got "
-                             f"{value.isoformat()}")
-        return value
 
     @model_validator(mode="after")
     def _runtimes_cover_mix(self) -> GeneratorSpec:

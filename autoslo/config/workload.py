@@ -11,12 +11,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field
 
-from autoslo.config._base import StrictModel, at_least
+from autoslo.config._base import StrictModel, at_least, safe_name, zoned
 from autoslo.config.execution import ClusterShape
 from autoslo.errors import InputError
-from autoslo.ids import check_name
 
 Scalar = str | int | float | bool | dt.date
 
@@ -35,31 +34,14 @@ class WorkloadSource(StrictModel):
 class WorkloadMeta(StrictModel):
     """What workload.yml records: identity, origin and the clock the arrivals count from."""
 
-    name: str
+    name: Annotated[str, AfterValidator(safe_name)]
     parameters: dict[str, Scalar] = {}
     description: str = ""
-    start: dt.datetime
+    start: Annotated[dt.datetime, AfterValidator(zoned)]
     source: WorkloadSource
     queries: Annotated[int, AfterValidator(at_least(0))]
     reference: ClusterShape | None = Field(
         default=None, description="cluster size that runtime_s was measured at, if known")
-
-    @field_validator("name")
-    @classmethod
-    def _safe_name(cls, value: str) -> str:
-        try:
-            check_name(value, "name")
-        except InputError as exc:
-            raise ValueError(exc.rule) from None
-        return value
-
-    @field_validator("start")
-    @classmethod
-    def _zoned(cls, value: dt.datetime) -> dt.datetime:
-        if value.tzinfo is None:
-            raise ValueError(f"must carry a time zone (e.g. 2026-11-22T00:00:00Z), got "
-                             f"{value.isoformat()}")
-        return value
 
 
 class ForecastMeta(StrictModel):
