@@ -468,7 +468,6 @@ def workload_forecast(
     """Forecast a target day's hourly counts per template and sample scenario workloads."""
     import datetime as dt
 
-    import polars as pl
     import yaml
 
     from autoslo.atomic import replace_dir
@@ -477,7 +476,7 @@ def workload_forecast(
     from autoslo.datatree import display_path
     from autoslo.ids import check_name
     from autoslo.workload import load_workload, save_workload
-    from autoslo.workload.forecast import forecast, hourly_history, sample_scenario
+    from autoslo.workload.forecast import forecast, hourly_history, mean_mape, sample_scenario
 
     tree: DataTree = ctx.obj
     check_name(name, "--name")
@@ -503,9 +502,7 @@ def workload_forecast(
             start=start, queries=queries.height, reference=source.meta.reference,
             source=WorkloadSource(kind="forecast", details={
                 "history": source.id, "date": target, "method": fc.method, "seed": seed})))
-    means = ({} if fc.backtest is None else dict(
-        fc.backtest.filter(~pl.col("mape").is_nan()).group_by("method")
-        .agg(pl.col("mape").mean()).iter_rows()))
+    means = {} if fc.backtest is None else mean_mape(fc.backtest)
     with replace_dir(tree.workload_dir(name)) as tmp:
         fc.table().write_parquet(tmp / "forecast.parquet")
         meta = {"name": name, "history": source.id, "date": target, "method": fc.method,
@@ -529,10 +526,15 @@ def workload_backtest(
     = 7,
 ) -> None:
     """Score every forecasting method on the history's last days (hourly-count MAPE)."""
-    import polars as pl
 
     from autoslo.workload import load_workload
-    from autoslo.workload.forecast import METHODS, backtest, best_method, hourly_history
+    from autoslo.workload.forecast import (
+        METHODS,
+        backtest,
+        best_method,
+        hourly_history,
+        mean_mape,
+    )
 
     if days < 1:
         raise AutosloError(f"--days must be >= 1, got {days}")
@@ -542,8 +544,7 @@ def workload_backtest(
     for row in table.iter_rows(named=True):
         typer.echo(f"{row['date']!s:<12}{row['weekday']:<11}" + "".join(
             f"{row[m]:>14.1%}" if row[m] == row[m] else f"{'-':>14}" for m in METHODS))
-    means = scores.filter(~pl.col("mape").is_nan()).group_by("method").agg(pl.col("mape").mean())
-    mean_of = dict(means.iter_rows())
+    mean_of = mean_mape(scores)
     typer.echo(f"{'mean':<23}" + "".join(
         f"{mean_of[m]:>14.1%}" if m in mean_of else f"{'-':>14}" for m in METHODS))
     typer.echo(f"best: {best_method(scores)}")

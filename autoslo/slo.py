@@ -59,8 +59,7 @@ class SloScore:
 
 def reference_latencies(workload: object, spec: SloSpec, model: object | None) -> pl.DataFrame:
     """Each query's isolated latency on the spec's reference cluster: [query_id, reference_s]."""
-    from autoslo.perf import shape_key
-    from autoslo.sim._prepare import Shape, isolated_runtimes
+    from autoslo.perf import Shape, isolated_runtimes, shape_key
     from autoslo.workload import Workload
 
     assert isinstance(workload, Workload)

@@ -8,13 +8,14 @@ startup, and their ratios. Run from the repository root: `.venv/bin/python bench
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks._timing import median_wall_s  # noqa: E402
+
 COMMANDS = {
     "python -c pass": [sys.executable, "-c", "pass"],
     "autoslo --help": [sys.executable, "-m", "autoslo.cli", "--help"],
@@ -24,22 +25,13 @@ COMMANDS = {
 }
 
 
-def median_seconds(command: list[str], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(command, cwd=REPO, check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--smoke", action="store_true", help="one repeat, for CI")
     args = parser.parse_args()
     repeats = 1 if args.smoke else args.repeats
-    results = {name: median_seconds(cmd, repeats) for name, cmd in COMMANDS.items()}
+    results = {name: median_wall_s(cmd, repeats, REPO) for name, cmd in COMMANDS.items()}
     base = results["python -c pass"]
     heavy = results["import heavy stack"]
     print(f"{'command':<22}{'median s':>10}{'x python':>10}{'x heavy':>10}   (repeats={repeats})")

@@ -40,6 +40,7 @@ from autoslo.workload.forecast import (  # noqa: E402
     forecast_counts,
     hourly_history,
     hourly_mape,
+    mean_mape,
     sample_scenario,
 )
 
@@ -86,8 +87,7 @@ def evaluate(name: str, full: Workload, history_days: int, holdout_days: int,
         pl.col("arrival_s") < history_days * 86400))
     hist = hourly_history(history)
     scores = backtest(hist, 7)
-    means = {m: scores.filter((pl.col("method") == m) & ~pl.col("mape").is_nan())["mape"].mean()
-             for m in METHODS}
+    means = mean_mape(scores)
     best = min(means, key=lambda m: means[m])
     print(f"[{name}] backtest on the history's last week (hourly-count MAPE):")
     print("  " + "  ".join(f"{m} {means[m]:.1%}" for m in METHODS)

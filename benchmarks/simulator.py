@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from autoslo.config import ExecutionConfig, PriceTable, load_model  # noqa: E402
 from autoslo.sim import _engine, simulate  # noqa: E402
 from autoslo.sim._prepare import prepare  # noqa: E402
 from autoslo.workload import Workload  # noqa: E402
+from benchmarks._timing import median_wall_s  # noqa: E402
 from tests.sim_reference import reference_simulate  # noqa: E402
 
 PRICES = load_model(REPO / "data/prices/aws-us-east-1.yml", PriceTable).model_dump()
@@ -119,13 +119,7 @@ assert len(done) == n
 
 
 def timed_run(command: list[str], repeats: int) -> float:
-    """Median wall time of `repeats` runs (single runs swing by a few tenths of a second)."""
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True, cwd=REPO)
-        times.append(time.perf_counter() - began)
-    return float(np.median(times))
+    return median_wall_s(command, repeats, REPO)
 
 
 def end_to_end(sizes: list[int], repeats: int = 5) -> None:

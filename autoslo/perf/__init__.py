@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from autoslo.perf._interface import LatencyModel, shape_key
 from autoslo.perf._loading import load_latency_model
+from autoslo.perf._runtimes import Shape, isolated_runtimes
 from autoslo.perf.table import TableModel
 
-__all__ = ["LatencyModel", "TableModel", "load_latency_model", "shape_key"]
+__all__ = ["LatencyModel", "Shape", "TableModel", "isolated_runtimes", "load_latency_model",
+           "shape_key"]

@@ -190,14 +190,19 @@ def backtest(hist: HourlyHistory, days: int = 7,
                                       "method": pl.String, "mape": pl.Float64})
 
 
-def best_method(scores: pl.DataFrame) -> str:
-    """The method with the lowest mean MAPE (ties: the order of METHODS)."""
+def mean_mape(scores: pl.DataFrame) -> dict[str, float]:
+    """Each method's mean MAPE over the backtest days it could forecast."""
     means = (scores.filter(pl.col("mape").is_not_nan())
              .group_by("method").agg(pl.col("mape").mean()))
-    if means.height == 0:
+    return {str(method): float(mape) for method, mape in means.iter_rows()}
+
+
+def best_method(scores: pl.DataFrame) -> str:
+    """The method with the lowest mean MAPE (ties: the order of METHODS)."""
+    means = mean_mape(scores)
+    if not means:
         raise InputError("no method could be backtested: the history is too short")
-    ranked = sorted(means.iter_rows(), key=lambda row: (row[1], METHODS.index(row[0])))
-    return str(ranked[0][0])
+    return min(means, key=lambda m: (means[m], METHODS.index(m)))
 
 
 @dataclass(frozen=True)

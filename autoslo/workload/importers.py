@@ -75,11 +75,12 @@ def _utc(frame: pl.LazyFrame, column: str, dtype: pl.DataType, source: str) -> p
     return pl.col(column).str.to_datetime(time_unit="us", strict=True)
 
 
-def _finish(frame: pl.LazyFrame, out: Path, source: str) -> tuple[int, dt.datetime]:
+def _finish(frame: pl.LazyFrame, out: Path, source: str,
+            empty: str = "no rows to import") -> tuple[int, dt.datetime]:
     """Sort by arrival, renumber, write `out` (streaming); returns (rows, start)."""
     first = frame.select(pl.col("arrival_ts").min()).collect(engine="streaming").item()
     if first is None:
-        raise InputError("no rows to import", source=source)
+        raise InputError(empty, source=source)
     start = first.replace(minute=0, second=0, microsecond=0, tzinfo=dt.UTC)
     naive_start = start.replace(tzinfo=None)
     shaped = (frame.sort(["arrival_ts", "source_query_id"])
@@ -115,13 +116,15 @@ def import_redset(path: Path, instance_id: int, out: Path) -> tuple[int, dt.date
     if "cluster_size" in schema:
         columns.append(pl.col("cluster_size").cast(pl.Float64).alias("runtime_size"))
     columns += [pl.col(c) for c in REDSET_FEATURES if c in schema]
-    found = frame.select(pl.len()).collect(engine="streaming").item()
-    if not found:
+    try:
+        rows, start = _finish(frame.select(columns), out, source, "empty")
+    except InputError as exc:
+        if exc.rule != "empty":
+            raise
         present = (_scan(path).select(pl.col("instance_id").unique().sort().head(10))
                    .collect(engine="streaming")["instance_id"].to_list())
         raise InputError(f"--instance {instance_id} has no rows (instances present include: "
-                         f"{', '.join(map(str, present))})", source=source)
-    rows, start = _finish(frame.select(columns), out, source)
+                         f"{', '.join(map(str, present))})", source=source) from None
     size = None
     if "cluster_size" in schema:
         sizes = pl.scan_parquet(out).select(pl.col("runtime_size").drop_nulls().unique()) \
