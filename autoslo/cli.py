@@ -385,13 +385,12 @@ workload_app.add_typer(import_app, name="import")
 
 def _import_into(tree: DataTree, name: str, run: object, details: dict[str, object]) -> None:
     """Stream an import into a new workload folder (atomically), then describe it."""
-    import yaml
-
     from autoslo.atomic import replace_dir
     from autoslo.config import WorkloadMeta
     from autoslo.config.workload import WorkloadSource
     from autoslo.datatree import display_path
     from autoslo.ids import check_name
+    from autoslo.workload import write_meta
 
     check_name(name, "--name")
     folder = tree.workload_dir(name)
@@ -399,9 +398,7 @@ def _import_into(tree: DataTree, name: str, run: object, details: dict[str, obje
         rows, start = run(tmp / "queries.parquet")  # type: ignore[operator]
         meta = WorkloadMeta(name=name, start=start, queries=rows,
                             source=WorkloadSource(kind="imported", details=details))
-        (tmp / "workload.yml").write_text(
-            yaml.safe_dump(meta.model_dump(mode="python", exclude_defaults=True),
-                           sort_keys=False), encoding="utf-8")
+        write_meta(tmp, meta)
     typer.echo(f"imported {rows} queries starting {start.isoformat()} -> {display_path(folder)}")
 
 

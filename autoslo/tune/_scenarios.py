@@ -13,7 +13,7 @@ from autoslo.config import WorkloadMeta
 from autoslo.config.tuner import FixedWorkload, ForecastWorkload, TunerConfig
 from autoslo.config.workload import WorkloadSource
 from autoslo.datatree import DataTree
-from autoslo.workload import Workload, load_workload
+from autoslo.workload import Workload, load_workload, write_meta
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,7 @@ def build_scenarios(tuner: TunerConfig, tree: DataTree, folder: Path) -> Scenari
         target.mkdir(exist_ok=True)
         workload.queries.write_parquet(target / "queries.parquet")
         assert workload.meta is not None
-        (target / "workload.yml").write_text(yaml.safe_dump(
-            workload.meta.model_dump(mode="python", exclude_defaults=True), sort_keys=False))
+        write_meta(target, workload.meta)
     if isinstance(spec, FixedWorkload):
         listing["train"] = listing["validation"] = [scenarios.train[0].id]
     index.write_text(yaml.safe_dump(listing, sort_keys=False))

@@ -99,7 +99,12 @@ def save_workload(tree: DataTree, queries: pl.DataFrame, meta: WorkloadMeta) -> 
     folder = tree.workload_dir(workload_id(meta.name, meta.parameters))
     with replace_dir(folder) as tmp:
         queries.write_parquet(tmp / "queries.parquet")
-        text = yaml.safe_dump(meta.model_dump(mode="python", exclude_defaults=True),
-                              sort_keys=False, allow_unicode=True)
-        (tmp / "workload.yml").write_text(text, encoding="utf-8")
+        write_meta(tmp, meta)
     return folder
+
+
+def write_meta(folder: Path, meta: WorkloadMeta) -> None:
+    """Write `folder/workload.yml` (timestamps stay YAML timestamps, so it loads back strictly)."""
+    text = yaml.safe_dump(meta.model_dump(mode="python", exclude_defaults=True),
+                          sort_keys=False, allow_unicode=True)
+    (folder / "workload.yml").write_text(text, encoding="utf-8")
