@@ -199,10 +199,35 @@ def tune(
                    f"{display_path(tree.root / summary['tuned_config'])}")
 
 
-@app.command(context_settings=_PASSTHROUGH)
-def execute() -> None:
-    """Run (workload, execution config) combinations on the simulator or live (not built yet)."""
-    _not_built("execute", "manifest execution on the simulator and on live clusters", 6)
+@app.command()
+def execute(
+    ctx: typer.Context,
+    manifest: Annotated[Path, typer.Option(
+        help="Execution manifest (data/manifests/execution/<name>.yml).")],
+    live: Annotated[bool, typer.Option(
+        "--live", help="Run on live clusters instead of the simulator.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Simulate again even when a complete result folder exists.")] = False,
+) -> None:
+    """Run every (workload, execution config) combination of a manifest on the simulator or live."""
+    from autoslo.combinations import manifest_combinations
+    from autoslo.config import ExecutionManifest, load_model
+    from autoslo.datatree import display_path
+    from autoslo.execute import SimulatorOutcome, simulate_all
+
+    tree: DataTree = ctx.obj
+    parsed = load_model(manifest, ExecutionManifest)
+    combinations = manifest_combinations(parsed, tree, source=display_path(manifest))
+    if live:
+        _not_built("execute --live", "live replay on PostgreSQL and Redshift clusters", 6)
+
+    def report(outcome: SimulatorOutcome) -> None:
+        s = outcome.summary
+        how = "reused" if outcome.reused else f"simulated in {s['simulation_s']:.2f} s"
+        typer.echo(f"{outcome.combination.label}: {s['queries']} queries, cost {s['cost_usd']:.4f} "
+                   f"USD, p95 {s['latency_s']['p95']:.2f} s ({how}) -> {display_path(outcome.folder)}")
+
+    simulate_all(combinations, tree, force=force, progress=report)
 
 
 @app.command(context_settings=_PASSTHROUGH)

@@ -27,10 +27,10 @@ def test_help_lists_every_entry_point_without_heavy_imports() -> None:
     assert "LOADED []" in out
 
 
-@pytest.mark.parametrize(("command", "issue"), [
-    ("execute", 6), ("plot", 8), ("model", 4)])
-def test_unbuilt_commands_say_so_and_exit_2(cli, command: str, issue: int) -> None:
-    result = cli(*command.split(), "--manifest", "data/manifests/tuning/example.yml")
+@pytest.mark.parametrize(("command", "manifest", "issue"), [
+    ("execute --live", "execution", 6), ("plot", "tuning", 8), ("model", "tuning", 4)])
+def test_unbuilt_commands_say_so_and_exit_2(cli, command: str, manifest: str, issue: int) -> None:
+    result = cli(*command.split(), "--manifest", f"data/manifests/{manifest}/example.yml")
     assert result.code == 2
     lines = result.err.splitlines()
     assert len(lines) == 1
