@@ -208,6 +208,8 @@ def execute(
         "--live", help="Run on live clusters instead of the simulator.")] = False,
     force: Annotated[bool, typer.Option(
         "--force", help="Simulate again even when a complete result folder exists.")] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", help="Live on Redshift: agree to create the resources and pay for them.")] = False,
 ) -> None:
     """Run every (workload, execution config) combination of a manifest on the simulator or live."""
     from autoslo.combinations import manifest_combinations
@@ -219,7 +221,8 @@ def execute(
     parsed = load_model(manifest, ExecutionManifest)
     combinations = manifest_combinations(parsed, tree, source=display_path(manifest))
     if live:
-        _not_built("execute --live", "live replay on PostgreSQL and Redshift clusters", 6)
+        _execute_live(tree, combinations, parsed.live, yes=yes)
+        return
 
     def report(outcome: SimulatorOutcome) -> None:
         s = outcome.summary
@@ -282,6 +285,47 @@ def simulate(
                          for p in scored.percentiles)
         typer.echo(f"SLO {display_path(slo)}: violation rate {scored.violation_rate:.2%} "
                    f"(tau {scored.tau:.0%}){bounds}: {'met' if scored.met else 'NOT met'}")
+
+
+def _execute_live(tree: DataTree, combinations: list, settings: object, *, yes: bool) -> None:
+    """Run each combination live, one after another; SIGINT/SIGTERM stop the current run cleanly."""
+    import signal
+    import threading
+
+    from autoslo.live.run import describe, execute_live
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for combination in combinations:
+            if stop.is_set():
+                break
+            typer.echo(f"{combination.label}: replaying {combination.workload_id} live on "
+                       f"{settings.target} ...")  # type: ignore[attr-defined]
+            outcome = execute_live(combination, settings, tree, stop=stop,  # type: ignore[arg-type]
+                                   yes=yes)
+            typer.echo(f"{combination.label}: {describe(outcome)}")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stop.is_set():
+        raise typer.Exit(130)
+
+
+live_app = typer.Typer(help="Look after live clusters.", no_args_is_help=True,
+                       rich_markup_mode=None)
+app.add_typer(live_app, name="live")
+
+
+@live_app.command("cleanup")
+def live_cleanup() -> None:
+    """Remove clusters left behind by live runs that died (found by their run tag)."""
+    from autoslo.live.postgres import cleanup_orphans
+
+    removed = cleanup_orphans()
+    typer.echo(f"removed {len(removed)} orphaned local cluster(s)"
+               + "".join(f"\n  {path}" for path in removed))
 
 
 workload_app = typer.Typer(

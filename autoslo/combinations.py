@@ -53,8 +53,10 @@ def resolve_config_ref(ref: ConfigFile | TunedConfig, tree: DataTree, *, source:
         path = tree.tuned_config(ref.tuned)
         if not path.is_file():
             raise InputError(f"tuner run {ref.tuned!r} has not written {display_path(path)} yet "
-                             "(run `autoslo tune` for it first)", source=source, field=field)
+                             "(run `autoslo tune` for it first)", source=source,
+                             field=field and f"{field}.tuned")
         return resolve_execution_config(path, tree=tree)
+    field = field and f"{field}.path"
     path = tree.ref(ref.path, source=source, field=field)
     if not path.is_file():
         raise InputError(f"file {display_path(path)} does not exist", source=source, field=field)

@@ -83,12 +83,39 @@ class TuningManifest(StrictModel):
         return runs
 
 
+class LiveSettings(StrictModel):
+    """How `execute --live` runs: the target, where SQL comes from, and cost guardrails."""
+
+    target: Literal["postgres", "redshift"] = "postgres"
+    suite: str | None = Field(
+        default=None, description="template suite whose SQL the queries run (default: the "
+                                  "workload's own `sql` column, else the suite it was generated from)")
+    scale_factor: Annotated[float, Field(strict=True)] = Field(
+        default=0.01, description="postgres: TPC-H scale factor loaded into every local cluster")
+    max_cost_usd: float | None = Field(
+        default=None, description="redshift: abort before starting when the estimate is higher")
+    region: str | None = Field(default=None, description="redshift: AWS region (default: env)")
+
+    @field_validator("scale_factor")
+    @classmethod
+    def _scale(cls, value: float) -> float:
+        if not 0 < value <= 10:
+            raise ValueError(f"must be in (0, 10] for local clusters, got {value}")
+        return value
+
+    @field_validator("suite")
+    @classmethod
+    def _suite(cls, value: str | None) -> str | None:
+        return None if value is None else _safe(value, "template suite name")
+
+
 class ExecutionManifest(StrictModel):
     """Every workload crossed with every execution config."""
 
     description: str = ""
     workloads: Annotated[list[str], Field(min_length=1)]
     execution_configs: Annotated[list[ExecutionConfigRef], Field(min_length=1)]
+    live: LiveSettings = LiveSettings()
 
 
 class CombinationPoint(StrictModel):

@@ -54,7 +54,9 @@ What it models (and the Redshift behaviour behind it):
 
 from __future__ import annotations
 
-from autoslo.sim._result import SIMULATOR_VERSION, SimResult
-from autoslo.sim._simulate import Outcome, simulate, simulate_outcome
+from autoslo.sim._prepare import Prepared, prepare
+from autoslo.sim._result import SIMULATOR_VERSION, STATUS_NAMES, SimResult
+from autoslo.sim._simulate import ORIGINS, ClusterLives, Outcome, simulate, simulate_outcome, tabulate
 
-__all__ = ["SIMULATOR_VERSION", "Outcome", "SimResult", "simulate", "simulate_outcome"]
+__all__ = ["ORIGINS", "SIMULATOR_VERSION", "STATUS_NAMES", "ClusterLives", "Outcome", "Prepared",
+           "SimResult", "prepare", "simulate", "simulate_outcome", "tabulate"]

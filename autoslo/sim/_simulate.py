@@ -49,7 +49,7 @@ def simulate(
     began = time.perf_counter()
     prepared, run = _run(workload, config, model, engine, cache)
     elapsed = time.perf_counter() - began
-    return _tabulate(workload, config, prepared, *run, seconds=elapsed,
+    return tabulate(workload, config, prepared, *run, seconds=elapsed,
                      execution_config_id=execution_config_id)
 
 
@@ -114,10 +114,11 @@ class ClusterLives:
     parent: np.ndarray
 
 
-def _tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
+def tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
               start: np.ndarray, end: np.ndarray, status: np.ndarray, cluster: np.ndarray,
               queue: np.ndarray, lives: ClusterLives, engine: str, *, seconds: float,
               execution_config_id: str | None) -> SimResult:
+    """The result tables of one run from per-query arrays and cluster lives (simulated or live)."""
     frame = workload.queries
     arrival = prepared.arrival
     cluster_spec = lives.spec[cluster]

@@ -1,0 +1,189 @@
+"""One live run of a combination: claim a run folder, provision, replay, tabulate, tear down.
+
+Every run gets `data/runs/<run_timestamp>/` (never reused) with `run.yml` written first as
+`running`, then `complete` or `incomplete` (stopped by SIGINT/SIGTERM; the results so far are kept,
+unfinished queries marked aborted). `data/runs/map.yml` is rebuilt from the records after each
+change. Clusters the run started are torn down in every case but SIGKILL, whose orphans the next
+run (or `autoslo live cleanup`) removes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import yaml
+
+from autoslo.atomic import write_text
+from autoslo.combinations import Combination
+from autoslo.config.manifests import LiveSettings
+from autoslo.datatree import DataTree, display_path
+from autoslo.errors import InputError
+from autoslo.live.target import Driver, Provisioner
+from autoslo.runs import RunRecord, rebuild_run_index, write_run_record
+from autoslo.workload import Workload
+
+
+@dataclass(frozen=True)
+class LiveOutcome:
+    """Where a live run's results are, and its summary."""
+
+    record: RunRecord
+    folder: Path
+    summary: dict[str, Any]
+
+
+def sql_for(workload: Workload, settings: LiveSettings, tree: DataTree) -> list[str]:
+    """The SQL each query runs: its own `sql` text, else its template's in the suite."""
+    frame = workload.queries
+    own = frame["sql"].to_list() if "sql" in frame.columns else [None] * frame.height
+    if all(text is not None for text in own):
+        return own
+    suite_name = settings.suite or (workload.meta.source.details.get("suite")
+                                    if workload.meta is not None else None)
+    if not isinstance(suite_name, str):
+        raise InputError(f"workload {workload.id!r} has no sql column and names no template suite; "
+                         "set live.suite in the execution manifest", field="live.suite")
+    from autoslo.workload.templates import load_suite
+
+    suite = load_suite(suite_name, tree)
+    templates = frame["template_id"].to_list()
+    missing = sorted({t for t, s in zip(templates, own, strict=True) if s is None} - set(suite.sql))
+    if missing:
+        raise InputError(f"template {missing[0]!r} of workload {workload.id!r} has no SQL in suite "
+                         f"{suite_name!r} ({len(missing)} template(s) missing)", field="live.suite")
+    return [s if s is not None else suite.sql[t] for t, s in zip(templates, own, strict=True)]
+
+
+def open_target(settings: LiveSettings, tree: DataTree, run_tag: str) -> tuple[Provisioner, Driver]:
+    """The provisioner and driver of the manifest's live target."""
+    if settings.target == "postgres":
+        from autoslo.live.postgres import (
+            LocalPostgresProvisioner,
+            PostgresDriver,
+            cleanup_orphans,
+            prepare_template,
+        )
+
+        cleanup_orphans()
+        template = prepare_template(settings.scale_factor, tree)
+        return LocalPostgresProvisioner(template, run_tag), PostgresDriver()
+    from autoslo.live.redshift import open_redshift_target
+
+    return open_redshift_target(settings, run_tag)
+
+
+def execute_live(combination: Combination, settings: LiveSettings, tree: DataTree, *,
+                 stop: threading.Event | None = None, yes: bool = False,
+                 progress: Callable[[int, int], None] | None = None) -> LiveOutcome:
+    """Replay one combination on the live target; results land in a new data/runs folder."""
+    from autoslo.live.replay import Replay
+    from autoslo.perf import load_latency_model
+    from autoslo.sim import ClusterLives, prepare, tabulate
+    from autoslo.workload import load_workload
+
+    workload = load_workload(combination.workload_path)
+    config = combination.config.config
+    model = load_latency_model(config.latency_model.model, tree)
+    replayed, runtimes_known = _with_runtimes_if_unused(workload, config, model)
+    prepared = prepare(replayed, config, model)
+    sql = sql_for(workload, settings, tree)
+    stamp, folder = tree.create_run_dir()
+    record = RunRecord(stamp, combination.workload_id, combination.execution_config_id, "running",
+                       settings.target)
+    write_run_record(tree, record)
+    rebuild_run_index(tree)
+    provisioner: Provisioner | None = None
+    replay: Replay | None = None
+    status = "failed"
+    try:
+        provisioner, driver = open_target(settings, tree, stamp)
+        provisioner.check(prepared.specs)
+        replay = Replay(prepared, sql.__getitem__, workload.queries["query_id"].to_numpy(),
+                        provisioner, driver, run_tag=stamp,
+                        emulate_spin_up_delay=settings.target == "postgres", stop=stop,
+                        progress=progress)
+        result = replay.run()
+        status = "complete" if result.complete else "incomplete"
+        lives = ClusterLives(**result.lives)
+        tables = tabulate(workload, config, prepared, result.start, result.end,
+                          result.status, result.cluster, result.queue, lives,
+                          f"live-{settings.target}", seconds=result.wall_s,
+                          execution_config_id=combination.execution_config_id)
+        queries = tables.queries if runtimes_known else tables.queries.with_columns(
+            pl.lit(None, pl.Float64).alias("isolated_s"))
+        summary = dict(tables.summary)
+        summary.pop("simulator_version", None)
+        summary.pop("simulation_s", None)
+        summary.update({
+            "run_timestamp": stamp, "target": settings.target, "complete": result.complete,
+            "wall_s": round(result.wall_s, 3),
+            "dispatch_lag_s": {"p50": _quantile(result.dispatch_lag_s, 0.5),
+                               "p99": _quantile(result.dispatch_lag_s, 0.99)},
+            "errors": len(result.errors),
+        })
+        _write_tables(folder, queries, tables.clusters, summary, result.errors,
+                      workload.queries["query_id"])
+        return LiveOutcome(RunRecord(stamp, record.workload_id, record.execution_config_id,
+                                     status, settings.target), folder, summary)  # type: ignore[arg-type]
+    finally:
+        if replay is not None and provisioner is not None:
+            for endpoint in replay.endpoints():
+                provisioner.stop(endpoint)
+        if provisioner is not None:
+            provisioner.close()
+        write_run_record(tree, RunRecord(stamp, record.workload_id, record.execution_config_id,
+                                         status, settings.target))  # type: ignore[arg-type]
+        rebuild_run_index(tree)
+
+
+def _with_runtimes_if_unused(workload: Workload, config: Any, model: Any) -> tuple[Workload, bool]:
+    """Live, isolated runtimes only steer short query acceleration and the predicted_latency
+    router; without either, a workload with no runtimes (and no model) replays as it is (the
+    result's isolated_s column is then null)."""
+    uses_runtimes = config.router.policy == "predicted_latency" or any(
+        getattr(getattr(spec, "wlm", None), "short_query_acceleration", None) is not None
+        for spec in config.all_clusters())
+    if uses_runtimes or model is not None or "runtime_s" in workload.queries.columns:
+        return workload, True
+    unused = workload.queries.with_columns(pl.lit(0.0).alias("runtime_s"))
+    return Workload(id=workload.id, queries=unused, meta=None), False
+
+
+def _quantile(values: np.ndarray, q: float) -> float | None:
+    values = values[~np.isnan(values)]
+    return round(float(np.quantile(values, q)), 4) if values.size else None
+
+
+def _write_tables(folder: Path, queries: pl.DataFrame, clusters: pl.DataFrame,
+                  summary: dict[str, Any], errors: list[tuple[int, str, str]],
+                  query_ids: pl.Series) -> None:
+    """The same tables as a simulator folder, plus errors.parquet; each file renamed into place."""
+    ids = query_ids.to_list()
+    error_frame = pl.DataFrame(
+        {"query_id": [ids[j] if j >= 0 else None for j, _, _ in errors],
+         "status": [s for _, s, _ in errors], "error": [e for _, _, e in errors]},
+        schema={"query_id": pl.Int64, "status": pl.String, "error": pl.String})
+    for name, frame in (("queries.parquet", queries), ("clusters.parquet", clusters),
+                        ("errors.parquet", error_frame)):
+        tmp = folder / f".{name}.tmp"
+        frame.write_parquet(tmp)
+        os.replace(tmp, folder / name)
+    write_text(folder / "summary.yml", yaml.safe_dump(summary, sort_keys=False))
+
+
+def describe(outcome: LiveOutcome) -> str:
+    """One line for the command line."""
+    s = outcome.summary
+    lat = s["latency_s"]
+    bad = {k: v for k, v in s["status"].items() if k != "ok" and v}
+    return (f"{outcome.record.status}: {s['queries']} queries on {s['clusters']} cluster(s) in "
+            f"{s['wall_s']:.1f} s, cost {s['cost_usd']:.4f} USD, latency p50 {lat['p50']:.3f} s, "
+            f"p95 {lat['p95']:.3f} s" + "".join(f", {v} {k}" for k, v in bad.items())
+            + f" -> {display_path(outcome.folder)}")

@@ -1,0 +1,213 @@
+"""Live replay on real local PostgreSQL clusters: timing, WLM, policies, faults and teardown."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from autoslo.config import WorkloadMeta
+from autoslo.config.workload import WorkloadSource
+from autoslo.datatree import DataTree
+from autoslo.live.postgres import PostgresDriver, free_port
+from autoslo.live.target import Endpoint, TargetError
+from autoslo.runs import read_run_index
+from autoslo.workload import save_workload
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def live_home() -> Iterator[Path]:
+    """One live home (TPC-H template built once) for the module's runs."""
+    home = Path(tempfile.mkdtemp(prefix="autoslo-live-test-", dir="/tmp"))  # postgres must reach it
+    os.chmod(home, 0o755)
+    previous = os.environ.get("AUTOSLO_LIVE_HOME")
+    os.environ["AUTOSLO_LIVE_HOME"] = str(home)
+    yield home
+    from autoslo.live.postgres import cleanup_orphans
+
+    cleanup_orphans(home)
+    if previous is None:
+        os.environ.pop("AUTOSLO_LIVE_HOME", None)
+    else:
+        os.environ["AUTOSLO_LIVE_HOME"] = previous
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def make_workload(root: Path, name: str, rows: list[tuple[float, str]]) -> None:
+    """A workload whose queries carry their own SQL text (arrival_s, sql)."""
+    frame = pl.DataFrame({"query_id": list(range(len(rows))),
+                          "arrival_s": [float(a) for a, _ in rows],
+                          "template_id": [f"t{i}" for i in range(len(rows))],
+                          "sql": [sql for _, sql in rows]})
+    meta = WorkloadMeta(name=name, start=dt.datetime(2026, 11, 2, tzinfo=dt.UTC),
+                        queries=len(rows), source=WorkloadSource(kind="generated"))
+    save_workload(DataTree(root), frame, meta)
+
+
+def make_manifest(root: Path, name: str, workload: str, config: dict) -> Path:
+    config_path = root / "execution_configs" / "live" / f"{name}.yml"
+    config_path.parent.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(yaml.safe_dump({**config, "prices": "prices/aws-us-east-1.yml"}))
+    manifest = root / "manifests" / "execution" / f"{name}.yml"
+    manifest.write_text(yaml.safe_dump({
+        "workloads": [f"workloads/{workload}"],
+        "execution_configs": [{"path": f"execution_configs/live/{name}.yml"}],
+        "live": {"scale_factor": 0.001}}))
+    return manifest
+
+
+def serverless(max_concurrency: int, **extra: object) -> dict:
+    return {"kind": "serverless", "rpu": 8, "max_concurrency": max_concurrency, **extra}
+
+
+def only_run(root: Path) -> tuple[Path, dict, pl.DataFrame]:
+    runs = [p for p in (root / "runs").iterdir() if p.is_dir()]
+    assert len(runs) == 1
+    record = yaml.safe_load((runs[0] / "run.yml").read_text())
+    return runs[0], record, pl.read_parquet(runs[0] / "queries.parquet").sort("query_id")
+
+
+def servers_left(home: Path) -> list[Path]:
+    return list((home / "clusters").glob("*/*/data"))
+
+
+def test_live_replay_is_open_loop_enforces_wlm_and_records_faults(
+        data_dir: Path, cli, live_home: Path) -> None:
+    make_workload(data_dir, "faults", [
+        (0.0, "select pg_sleep(0.4)"), (0.0, "select pg_sleep(0.4)"), (0.0, "select pg_sleep(0.4)"),
+        (1.5, "selec oops"), (1.6, "select pg_sleep(3)"), (3.0, "select count(*) from lineitem"),
+    ])
+    manifest = make_manifest(data_dir, "one-slot", "faults", {
+        "pool": {"clusters": [serverless(1, max_query_execution_time=1)]}})
+    result = cli("execute", "--manifest", str(manifest), "--live")
+    assert result.code == 0, result.err
+    assert "complete: 6 queries on 1 cluster(s)" in result.out
+    folder, record, queries = only_run(data_dir)
+    assert record["status"] == "complete" and record["target"] == "postgres"
+    assert queries["status"].to_list() == ["ok", "ok", "ok", "failed", "timeout", "ok"]
+    # one slot: the three sleeps run one after another, the queue is the client's
+    queue = queries["queue_s"].to_list()
+    assert queue[0] < 0.1 and 0.35 < queue[1] < 0.8 and 0.75 < queue[2] < 1.5
+    # open loop: later queries start at their arrival offsets, not after the earlier ones
+    assert queries["start_s"][5] == pytest.approx(3.0, abs=0.2)
+    assert queries["latency_s"][4] == pytest.approx(1.0, abs=0.5)  # the 1 s timeout cut it
+    errors = pl.read_parquet(folder / "errors.parquet")
+    assert errors.filter(pl.col("query_id") == 3)["error"][0].startswith("syntax error")
+    index = read_run_index(DataTree(data_dir))
+    assert [r.run_timestamp for r in index] == [folder.name]
+    assert index[0].status == "complete"
+    assert servers_left(live_home) == []
+
+
+def test_autoscaler_and_scheduled_spin_ups_run_live(data_dir: Path, cli, live_home: Path) -> None:
+    # local servers take a second or two to start (more on a busy machine): arrivals go on for 4 s
+    make_workload(data_dir, "burst", [(0.2 * i, "select pg_sleep(0.6)") for i in range(20)])
+    manifest = make_manifest(data_dir, "elastic", "burst", {
+        "pool": {"clusters": [serverless(1)], "spin_up_delay_s": 0.5, "max_clusters": 3},
+        "router": {"policy": "least_loaded"},
+        "autoscaler": {"policy": "reactive", "threshold": 2, "window_s": 0.3,
+                       "cluster": serverless(2), "min_lifetime_s": 0, "idle_teardown_s": 0.5},
+        "scheduled_spin_ups": [{"at_s": 0.2, "cluster": serverless(2), "lifetime_s": 1.5}],
+    })
+    result = cli("execute", "--manifest", str(manifest), "--live")
+    assert result.code == 0, result.err
+    folder, _, queries = only_run(data_dir)
+    clusters = pl.read_parquet(folder / "clusters.parquet")
+    assert set(clusters["origin"]) >= {"initial", "autoscaler", "scheduled"}
+    added = clusters.filter(pl.col("origin") != "initial")
+    # requested clusters wait out spin_up_delay_s and then take queries
+    assert ((added["ready_s"] - added["requested_s"]) >= 0.5).all()
+    assert queries.filter(pl.col("cluster_id") > 0).height > 0
+    scheduled = clusters.filter(pl.col("origin") == "scheduled")
+    assert (scheduled["removed_s"] <= scheduled["ready_s"] + 1.5 + 2.0).all()  # drained
+    assert (queries["status"] == "ok").all()
+    assert servers_left(live_home) == []
+
+
+def _start_live_run(data_dir: Path, live_home: Path, name: str) -> subprocess.Popen:
+    make_workload(data_dir, name, [(0.5 * i, "select pg_sleep(0.3)") for i in range(60)])
+    manifest = make_manifest(data_dir, name, name, {"pool": {"clusters": [serverless(2)]}})
+    env = {**os.environ, "AUTOSLO_DATA_DIR": str(data_dir), "AUTOSLO_LIVE_HOME": str(live_home)}
+    process = subprocess.Popen([sys.executable, "-m", "autoslo.cli", "execute", "--manifest",
+                                str(manifest), "--live"], env=env, cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not list((live_home / "clusters").glob("*/c0/data/postmaster.pid")):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(2.0)  # let some queries finish
+    return process
+
+
+def test_sigterm_keeps_results_marks_the_run_incomplete_and_tears_down(
+        data_dir: Path, live_home: Path) -> None:
+    process = _start_live_run(data_dir, live_home, "stopped")
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    folder, record, queries = only_run(data_dir)
+    assert record["status"] == "incomplete"
+    statuses = queries["status"].value_counts()
+    counts = dict(zip(statuses["status"].cast(str), statuses["count"], strict=True))
+    assert counts.get("ok", 0) >= 2 and counts.get("aborted", 0) >= 40
+    assert yaml.safe_load((folder / "summary.yml").read_text())["complete"] is False
+    assert read_run_index(DataTree(data_dir))[0].status == "incomplete"
+    assert servers_left(live_home) == []
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_after_sigkill_cleanup_finds_the_orphans_by_run_tag(
+        data_dir: Path, cli, live_home: Path) -> None:
+    process = _start_live_run(data_dir, live_home, "killed")
+    pid_file = next((live_home / "clusters").glob("*/c0/data/postmaster.pid"))
+    port = int(pid_file.read_text().splitlines()[3])
+    process.kill()
+    process.wait(timeout=30)
+    assert servers_left(live_home) and _accepts(port)  # the orphan is still serving
+    result = cli("live", "cleanup")
+    assert result.code == 0
+    assert "removed 1 orphaned local cluster(s)" in result.out
+    assert servers_left(live_home) == [] and not _accepts(port)
+    (folder,) = [p for p in (data_dir / "runs").iterdir() if p.is_dir()]
+    record = yaml.safe_load((folder / "run.yml").read_text())
+    assert record["status"] == "running"  # what the killed process last wrote, honestly
+    assert not (folder / "queries.parquet").exists()
+
+
+def test_an_unreachable_target_names_host_and_port() -> None:
+    port = free_port()
+    with pytest.raises(TargetError, match=f"cannot connect to PostgreSQL at 127.0.0.1:{port}"):
+        PostgresDriver().connect(Endpoint("c0", "127.0.0.1", port, "postgres", "postgres"))
+
+
+def test_a_workload_without_sql_needs_a_suite(data_dir: Path, cli) -> None:
+    frame = pl.DataFrame({"query_id": [0], "arrival_s": [0.0], "template_id": ["q06"]})
+    meta = WorkloadMeta(name="nosql", start=dt.datetime(2026, 11, 2, tzinfo=dt.UTC), queries=1,
+                        source=WorkloadSource(kind="imported"))
+    save_workload(DataTree(data_dir), frame, meta)
+    manifest = make_manifest(data_dir, "nosql", "nosql", {"pool": {"clusters": [serverless(1)]}})
+    result = cli("execute", "--manifest", str(manifest), "--live")
+    assert result.code == 2
+    assert "has no sql column and names no template suite; set live.suite" in result.err
+    assert not (data_dir / "runs").exists()
