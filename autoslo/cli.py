@@ -202,22 +202,55 @@ def tune(
 @app.command()
 def execute(
     ctx: typer.Context,
-    manifest: Annotated[Path, typer.Option(
-        help="Execution manifest (data/manifests/execution/<name>.yml).")],
+    manifest: Annotated[Path | None, typer.Option(
+        help="Execution manifest (data/manifests/execution/<name>.yml).")] = None,
     live: Annotated[bool, typer.Option(
         "--live", help="Run on live clusters instead of the simulator.")] = False,
     force: Annotated[bool, typer.Option(
         "--force", help="Simulate again even when a complete result folder exists.")] = False,
     yes: Annotated[bool, typer.Option(
         "--yes", help="Live on Redshift: agree to create the resources and pay for them.")] = False,
+    calibrate: Annotated[bool, typer.Option(
+        "--calibrate", help="Measure each template alone per size on a live cluster and write a "
+                            "latency table (needs --config and --suite, not --manifest).")] = False,
+    config: Annotated[Path | None, typer.Option(
+        help="--calibrate: execution config whose first cluster's shape is measured.")] = None,
+    suite: Annotated[str | None, typer.Option(help="--calibrate: template suite to measure.")] = None,
+    sizes: Annotated[str | None, typer.Option(
+        help="--calibrate: comma-separated sizes (RPU or nodes); default the config's.")] = None,
+    repeats: Annotated[int, typer.Option(help="--calibrate: measured runs per template.")] = 3,
+    templates: Annotated[str | None, typer.Option(
+        help="--calibrate: comma-separated subset of the suite's templates.")] = None,
+    scale_factor: Annotated[float, typer.Option(
+        help="--calibrate on postgres: TPC-H scale factor of the local clusters.")] = 0.01,
+    out: Annotated[str | None, typer.Option(
+        help="--calibrate: model name, written to data/models/<name> (default calibrated-<suite>).")
+    ] = None,
 ) -> None:
     """Run every (workload, execution config) combination of a manifest on the simulator or live."""
-    from autoslo.combinations import manifest_combinations
-    from autoslo.config import ExecutionManifest, load_model
     from autoslo.datatree import display_path
-    from autoslo.execute import SimulatorOutcome, simulate_all
 
     tree: DataTree = ctx.obj
+    if calibrate:
+        if manifest is not None or config is None or suite is None:
+            raise typer.BadParameter("--calibrate takes --config and --suite (and no --manifest)")
+        from autoslo.config.manifests import LiveSettings
+        from autoslo.live.calibrate import run_calibration
+
+        folder = run_calibration(
+            config, suite, tree, sizes=_int_list(sizes, "--sizes"), repeats=repeats,
+            templates=templates.split(",") if templates else None,
+            settings=LiveSettings(scale_factor=scale_factor), name=out or f"calibrated-{suite}",
+            progress=typer.echo)
+        typer.echo(f"latency table -> {display_path(folder)} (use it with "
+                   f"--set latency_model.model={tree.relative(folder)})")
+        return
+    if manifest is None:
+        raise typer.BadParameter("--manifest is required (or --calibrate with --config and --suite)")
+    from autoslo.combinations import manifest_combinations
+    from autoslo.config import ExecutionManifest, load_model
+    from autoslo.execute import SimulatorOutcome, simulate_all
+
     parsed = load_model(manifest, ExecutionManifest)
     combinations = manifest_combinations(parsed, tree, source=display_path(manifest))
     if live:
@@ -231,6 +264,18 @@ def execute(
                    f"USD, p95 {s['latency_s']['p95']:.2f} s ({how}) -> {display_path(outcome.folder)}")
 
     simulate_all(combinations, tree, force=force, progress=report)
+
+
+def _int_list(text: str | None, option: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{option} takes comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise typer.BadParameter(f"{option} takes positive integers, got {text!r}")
+    return values
 
 
 @app.command(context_settings=_PASSTHROUGH)
@@ -304,7 +349,7 @@ def _execute_live(tree: DataTree, combinations: list, settings: object, *, yes: 
             typer.echo(f"{combination.label}: replaying {combination.workload_id} live on "
                        f"{settings.target} ...")  # type: ignore[attr-defined]
             outcome = execute_live(combination, settings, tree, stop=stop,  # type: ignore[arg-type]
-                                   yes=yes)
+                                   yes=yes, say=typer.echo)
             typer.echo(f"{combination.label}: {describe(outcome)}")
     finally:
         for sig, handler in previous.items():
@@ -313,14 +358,68 @@ def _execute_live(tree: DataTree, combinations: list, settings: object, *, yes: 
         raise typer.Exit(130)
 
 
+@app.command("export")
+def export_config(
+    ctx: typer.Context,
+    config: Annotated[Path, typer.Argument(help="Execution config YAML (e.g. a tuned one).")],
+    format_: Annotated[str, typer.Option(
+        "--format", help="wlm-json (the parameter group's wlm_json_configuration) or aws-cli.")
+    ] = "aws-cli",
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", help="NAME=VALUE for ${NAME} placeholders.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Dotted override.")] = None,
+) -> None:
+    """Print what to apply to a real cluster or workgroup for an execution config."""
+    import json
+
+    from autoslo.config import parse_overrides, parse_params, resolve_execution_config
+    from autoslo.config.execution import ProvisionedCluster
+    from autoslo.errors import InputError
+    from autoslo.live.redshift import aws_cli, wlm_json
+
+    if format_ not in ("wlm-json", "aws-cli"):
+        raise InputError(f"--format must be wlm-json or aws-cli, got {format_!r}")
+    resolved = resolve_execution_config(config, params=parse_params(param or []),
+                                        overrides=parse_overrides(set_ or []), tree=ctx.obj)
+    if format_ == "aws-cli":
+        typer.echo(aws_cli(resolved.config, resolved.name), nl=False)
+        return
+    documents = {f"c{i}": wlm_json(c) for i, c in enumerate(resolved.config.pool.clusters)
+                 if isinstance(c, ProvisionedCluster)}
+    if not documents:
+        raise InputError("has no provisioned cluster, so no WLM JSON: use --format aws-cli",
+                         source=str(config))
+    distinct = {json.dumps(d, sort_keys=True) for d in documents.values()}
+    typer.echo(json.dumps(next(iter(documents.values())) if len(distinct) == 1 else documents,
+                          indent=2))
+
+
 live_app = typer.Typer(help="Look after live clusters.", no_args_is_help=True,
                        rich_markup_mode=None)
 app.add_typer(live_app, name="live")
 
 
 @live_app.command("cleanup")
-def live_cleanup() -> None:
+def live_cleanup(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Option(help="postgres (local servers) or redshift.")] = "postgres",
+    region: Annotated[str | None, typer.Option(help="redshift: AWS region.")] = None,
+    everything: Annotated[bool, typer.Option(
+        "--all", help="redshift: also remove tagged resources of runs not in this data tree.")
+    ] = False,
+) -> None:
     """Remove clusters left behind by live runs that died (found by their run tag)."""
+    if target == "redshift":
+        from autoslo.config.manifests import LiveSettings
+        from autoslo.live.run import cleanup_redshift
+
+        gone = cleanup_redshift(ctx.obj, LiveSettings(target="redshift", region=region),
+                                everything=everything)
+        typer.echo(f"removed {len(gone)} orphaned Redshift resource(s)"
+                   + "".join(f"\n  {name}" for name in gone))
+        return
+    if target != "postgres":
+        raise typer.BadParameter(f"--target must be postgres or redshift, got {target!r}")
     from autoslo.live.postgres import cleanup_orphans
 
     removed = cleanup_orphans()

@@ -231,6 +231,9 @@ class PostgresDriver:
 
     enforces_wlm = False
 
+    def __init__(self) -> None:
+        self._timeouts: dict[int, int] = {}  # statement_timeout last set on each connection
+
     def connect(self, endpoint: Endpoint) -> Any:
         import psycopg
 
@@ -249,7 +252,9 @@ class PostgresDriver:
         timeout_ms = 0 if timeout_s is None else max(1, int(timeout_s * 1000))
         try:
             with connection.cursor() as cursor:
-                cursor.execute(f"set statement_timeout = {timeout_ms}")
+                if self._timeouts.get(id(connection)) != timeout_ms:  # saves a round trip
+                    cursor.execute(f"set statement_timeout = {timeout_ms}")
+                    self._timeouts[id(connection)] = timeout_ms
                 for _ in cursor.stream(f"/* {tag} */ {sql}"):
                     pass  # rows are discarded as they arrive
             return QueryOutcome("ok")
@@ -261,5 +266,6 @@ class PostgresDriver:
             return QueryOutcome("failed", str(exc).strip().splitlines()[0][:300])
 
     def close(self, connection: Any) -> None:
+        self._timeouts.pop(id(connection), None)
         with contextlib.suppress(Exception):  # a broken connection may fail to close in any way
             connection.close()

@@ -135,14 +135,20 @@ class Replay:
     def _new_cluster(self, spec: int, origin: int, t: float, life: float = INF) -> LiveCluster:
         p = self.p
         lo, hi = int(p.spec_qoff[spec]), int(p.spec_qoff[spec + 1])
-        slots = [INF if self.driver.enforces_wlm else min(int(s), MAX_CLIENT_SLOTS)
-                 for s in p.q_slots[lo:hi]]
+        warehouse = self._warehouse_enforces(spec)
+        slots = [INF if warehouse else min(int(s), MAX_CLIENT_SLOTS) for s in p.q_slots[lo:hi]]
         cluster = LiveCluster(index=len(self.clusters), spec=spec, origin=origin, requested=t,
                               slots=slots, waiting=[deque() for _ in slots],  # type: ignore[arg-type]
                               removable=p.autoscaler_on and life == INF and origin != ORIGIN_INITIAL,
                               life=life)
         self.clusters.append(cluster)
         return cluster
+
+    def _warehouse_enforces(self, spec: int) -> bool:
+        """Redshift enforces WLM queues; a Serverless concurrency cap is the client's to keep."""
+        cluster = self.p.specs[spec]
+        return self.driver.enforces_wlm and not (
+            cluster.kind == "serverless" and getattr(cluster, "max_concurrency", None) is not None)
 
     def _provision(self, cluster: LiveCluster) -> None:
         """Start a cluster in a thread; the controller hears 'ready' (or 'lost') when it is up."""
@@ -243,7 +249,7 @@ class Replay:
         self.start[j] = t
         self.inflight += 1
         timeout = self.p.q_timeout[int(self.p.spec_qoff[cluster.spec]) + q]
-        timeout_s = None if (timeout == INF or self.driver.enforces_wlm) else float(timeout)
+        timeout_s = None if (timeout == INF or self._warehouse_enforces(cluster.spec)) else float(timeout)
         connection = cluster.idle_connections.pop() if cluster.idle_connections else None
         assert cluster.endpoint is not None
         self.pool.submit(self._execute, cluster.index, cluster.endpoint, connection, j, timeout_s)

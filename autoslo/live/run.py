@@ -81,7 +81,8 @@ def open_target(settings: LiveSettings, tree: DataTree, run_tag: str) -> tuple[P
 
 def execute_live(combination: Combination, settings: LiveSettings, tree: DataTree, *,
                  stop: threading.Event | None = None, yes: bool = False,
-                 progress: Callable[[int, int], None] | None = None) -> LiveOutcome:
+                 progress: Callable[[int, int], None] | None = None,
+                 say: Callable[[str], None] | None = None) -> LiveOutcome:
     """Replay one combination on the live target; results land in a new data/runs folder."""
     from autoslo.live.replay import Replay
     from autoslo.perf import load_latency_model
@@ -94,7 +95,10 @@ def execute_live(combination: Combination, settings: LiveSettings, tree: DataTre
     replayed, runtimes_known = _with_runtimes_if_unused(workload, config, model)
     prepared = prepare(replayed, config, model)
     sql = sql_for(workload, settings, tree)
+    if settings.target == "redshift":
+        (say or (lambda _: None))(redshift_guard(config, workload, settings, yes=yes))
     stamp, folder = tree.create_run_dir()
+    alive = hold_run_lock(folder)
     record = RunRecord(stamp, combination.workload_id, combination.execution_config_id, "running",
                        settings.target)
     write_run_record(tree, record)
@@ -128,6 +132,12 @@ def execute_live(combination: Combination, settings: LiveSettings, tree: DataTre
                                "p99": _quantile(result.dispatch_lag_s, 0.99)},
             "errors": len(result.errors),
         })
+        if hasattr(driver, "collect"):
+            history = [row for endpoint in replay.endpoints()
+                       for row in driver.collect(endpoint, stamp)]
+            if history:
+                pl.DataFrame(history).write_parquet(folder / "sys_query_history.parquet")
+            summary["sys_query_history_rows"] = len(history)
         _write_tables(folder, queries, tables.clusters, summary, result.errors,
                       workload.queries["query_id"])
         return LiveOutcome(RunRecord(stamp, record.workload_id, record.execution_config_id,
@@ -141,6 +151,80 @@ def execute_live(combination: Combination, settings: LiveSettings, tree: DataTre
         write_run_record(tree, RunRecord(stamp, record.workload_id, record.execution_config_id,
                                          status, settings.target))  # type: ignore[arg-type]
         rebuild_run_index(tree)
+        alive.close()
+
+
+RUN_LOCK = ".alive.lock"
+
+
+def hold_run_lock(folder: Path) -> Any:
+    """Hold the run folder's lock while the run lives; the kernel drops it if the process dies."""
+    import fcntl
+
+    handle = (folder / RUN_LOCK).open("w")
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return handle
+
+
+def run_is_alive(folder: Path) -> bool:
+    """Whether a living process still holds the run folder's lock."""
+    import fcntl
+
+    lock = folder / RUN_LOCK
+    if not lock.is_file():
+        return False
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+    return False
+
+
+def cleanup_redshift(tree: DataTree, settings: LiveSettings, *, everything: bool) -> list[str]:
+    """Remove tagged Redshift resources of runs no living process holds; returns their names.
+
+    A resource whose run folder is not in this data tree belongs to another machine's run and is
+    kept unless `everything` is set.
+    """
+    from autoslo.ids import parse_run_timestamp
+    from autoslo.live.redshift import open_redshift_target
+    from autoslo.live.target import Endpoint
+
+    provisioner, _ = open_redshift_target(settings, "cleanup")
+    removed = []
+    for resource in provisioner.tagged_resources():
+        try:
+            parse_run_timestamp(resource["run"])
+            folder: Path | None = tree.run_dir(resource["run"])
+        except InputError:
+            folder = None
+        known = folder is not None and folder.is_dir()
+        if (known and run_is_alive(folder)) or (not known and not everything):  # type: ignore[arg-type]
+            continue
+        name = resource.get("cluster") or resource["workgroup"]
+        provisioner.stop(Endpoint(name, "", 0, "", "", handle=resource))
+        removed.append(f"{resource['kind']} {name} (run {resource['run']})")
+    return removed
+
+
+def redshift_guard(config: Any, workload: Workload, settings: LiveSettings, *, yes: bool) -> str:
+    """What a Redshift run will create and may cost; refuses without --yes or above the cap."""
+    from autoslo.live.redshift import estimate_cost_usd
+
+    duration = float(workload.queries["arrival_s"].max() or 0.0) + 600.0
+    estimate = estimate_cost_usd(config, duration)
+    shapes = ", ".join(f"{c.kind} {c.size} {'RPU' if c.kind == 'serverless' else c.node_type}"
+                       for c in config.pool.clusters)
+    plan = (f"redshift run of {workload.id}: creates {len(config.pool.clusters)} cluster(s) ({shapes}), "
+            f"up to {config.pool.max_clusters} with the autoscaler and spin-ups, each tagged "
+            f"autoslo-run=<run_timestamp>; estimated at most {estimate:.2f} USD")
+    if settings.max_cost_usd is not None and estimate > settings.max_cost_usd:
+        raise InputError(f"{plan}, above live.max_cost_usd {settings.max_cost_usd:g} USD; nothing "
+                         "was created")
+    if not yes:
+        raise InputError(f"{plan}; re-run with --yes to go ahead (nothing was created)")
+    return plan
 
 
 def _with_runtimes_if_unused(workload: Workload, config: Any, model: Any) -> tuple[Workload, bool]:
