@@ -211,3 +211,46 @@ def test_a_workload_without_sql_needs_a_suite(data_dir: Path, cli) -> None:
     assert result.code == 2
     assert "has no sql column and names no template suite; set live.suite" in result.err
     assert not (data_dir / "runs").exists()
+
+
+def test_calibration_writes_a_latency_table_the_simulator_uses(data_dir: Path, cli,
+                                                              live_home: Path) -> None:
+    config = "data/execution_configs/examples/serverless-pool.yml"
+    result = cli("execute", "--calibrate", "--config", config, "--suite", "tpch", "--templates",
+                 "q06,q14", "--sizes", "8,16", "--repeats", "2", "--scale-factor", "0.001",
+                 "--out", "local-tpch")
+    assert result.code == 0, result.err
+    folder = data_dir / "models" / "local-tpch"
+    table = pl.read_csv(folder / "runtimes.csv")
+    assert table.height == 2 * 2 * 2 and set(table["size"]) == {8, 16}
+    assert (table["runtime_s"] > 0).all() and set(table["shape"]) == {"serverless"}
+    calibration = yaml.safe_load((folder / "calibration.yml").read_text())
+    assert calibration["capacity"] > 0 and calibration["failed_templates"] == {}
+    assert set(calibration["capacity_mean_runtime_s"]) == {1, 2, 4, 8}
+    assert servers_left(live_home) == []
+    frame = pl.DataFrame({"query_id": [0, 1, 2], "arrival_s": [0.0, 0.5, 1.0],
+                          "template_id": ["q06", "q14", "q06"]})
+    workload = data_dir / "two-templates.parquet"
+    frame.write_parquet(workload)
+    simulated = cli("simulate", "--workload", str(workload), "--config", config, "--set",
+                    "latency_model.model=models/local-tpch", "--out", str(data_dir / "sim"))
+    assert simulated.code == 0, simulated.err
+    isolated = pl.read_parquet(data_dir / "sim" / "queries.parquet")["isolated_s"].to_list()
+    means = table.filter(pl.col("size") == 8).group_by("template_id").agg(pl.col("runtime_s").mean())
+    expected = dict(zip(means["template_id"], means["runtime_s"], strict=True))
+    assert isolated == pytest.approx([expected["q06"], expected["q14"], expected["q06"]])
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--templates", "q99"], "--templates: template 'q99' has no SQL in suite 'tpch'"),
+    (["--sizes", "eight"], "--sizes takes comma-separated integers, got 'eight'"),
+    (["--repeats", "0"], "--repeats must be >= 1, got 0"),
+])
+def test_bad_calibration_requests_exit_2(data_dir: Path, cli, live_home: Path, args: list[str],
+                                         message: str) -> None:
+    result = cli("execute", "--calibrate", "--config",
+                 "data/execution_configs/examples/serverless-pool.yml", "--suite", "tpch",
+                 "--scale-factor", "0.001", *args)
+    assert result.code == 2
+    assert message in result.err, result.err
+    assert not (data_dir / "models" / "calibrated-tpch").exists()

@@ -159,6 +159,8 @@ def run_calibration(config_path: Path, suite_name: str, tree: Any, *, sizes: lis
     from autoslo.live.run import open_target
     from autoslo.workload.templates import load_suite
 
+    if repeats < 1:
+        raise InputError(f"--repeats must be >= 1, got {repeats}")
     resolved = resolve_execution_config(config_path, tree=tree)
     spec = resolved.config.pool.clusters[0]
     suite = load_suite(suite_name, tree)
