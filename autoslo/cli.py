@@ -162,26 +162,13 @@ def tune(
     force: Annotated[bool, typer.Option(help="Run again even if this run has finished.")] = False,
 ) -> None:
     """Search for the cheapest execution config that meets the SLOs (on the simulator)."""
-    from autoslo.config import TuningManifest, load_model, parse_overrides, parse_params
-    from autoslo.tune import resolve_inputs, run_tuning
+    from autoslo.config import parse_overrides, parse_params
+    from autoslo.tune import resolve_runs, run_tuning
 
     tree: DataTree = ctx.obj
-    runs = []
-    if manifest is not None:
-        if execution_config or tuner_config or param or set_:
-            raise AutosloError("--manifest names its runs' configs and values; do not combine "
-                               "it with --execution-config, --tuner-config, --param or --set")
-        loaded = load_model(manifest, TuningManifest)
-        for name, run in loaded.runs.items():
-            runs.append(resolve_inputs(
-                tree.ref(run.execution_config, field=f"runs.{name}.execution_config"),
-                tree.ref(run.tuner_config, field=f"runs.{name}.tuner_config"),
-                dict(run.params), dict(run.set), tree, stem=name))
-    else:
-        if execution_config is None or tuner_config is None:
-            raise AutosloError("give --execution-config and --tuner-config, or --manifest")
-        runs.append(resolve_inputs(execution_config, tuner_config, parse_params(param or []),
-                                   parse_overrides(set_ or []), tree))
+    runs = resolve_runs(tree, manifest=manifest, execution_config=execution_config,
+                        tuner_config=tuner_config, params=parse_params(param or []) or None,
+                        overrides=parse_overrides(set_ or []) or None)
     if dry_run:
         for inputs in runs:
             typer.echo(inputs.name)

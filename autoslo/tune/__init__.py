@@ -4,7 +4,8 @@
 reuses or resumes it and writes `data/execution_configs/tuned/<name>.yml` and the run folder.
 """
 
-from autoslo.tune._inputs import TuningInputs, resolve_inputs
-from autoslo.tune._run import pareto_front, run_tuning
+from autoslo.tune._inputs import TuningInputs, resolve_inputs, resolve_runs
+from autoslo.tune._run import Evaluator, ScorerSpec, pareto_front, run_tuning, score_batch
 
-__all__ = ["TuningInputs", "pareto_front", "resolve_inputs", "run_tuning"]
+__all__ = ["Evaluator", "ScorerSpec", "TuningInputs", "pareto_front", "resolve_inputs",
+           "resolve_runs", "run_tuning", "score_batch"]

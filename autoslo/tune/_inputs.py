@@ -71,3 +71,26 @@ def resolve_inputs(execution_config: Path, tuner_config: Path, params: dict[str,
     return TuningInputs(name=name, execution_config_path=execution_config,
                         tuner_config_path=tuner_config, params=dict(params), resolved=resolved,
                         base=base, tuner=tuner, space=space)
+
+
+def resolve_runs(tree: DataTree, *, manifest: Path | None = None,
+                 execution_config: Path | None = None, tuner_config: Path | None = None,
+                 params: dict[str, Any] | None = None,
+                 overrides: dict[str, Any] | None = None) -> list[TuningInputs]:
+    """The runs a tune request names: each run of a tuning manifest, or one pair of configs."""
+    from autoslo.config import TuningManifest, load_model
+    from autoslo.errors import AutosloError
+
+    if manifest is not None:
+        if execution_config or tuner_config or params or overrides:
+            raise AutosloError("--manifest names its runs' configs and values; do not combine "
+                               "it with --execution-config, --tuner-config, --param or --set")
+        loaded = load_model(manifest, TuningManifest)
+        return [resolve_inputs(tree.ref(run.execution_config, field=f"runs.{name}.execution_config"),
+                               tree.ref(run.tuner_config, field=f"runs.{name}.tuner_config"),
+                               dict(run.params), dict(run.set), tree, stem=name)
+                for name, run in loaded.runs.items()]
+    if execution_config is None or tuner_config is None:
+        raise AutosloError("give --execution-config and --tuner-config, or --manifest")
+    return [resolve_inputs(execution_config, tuner_config, dict(params or {}),
+                           dict(overrides or {}), tree)]

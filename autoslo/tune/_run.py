@@ -12,9 +12,9 @@ import math
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 import yaml
@@ -28,19 +28,39 @@ from autoslo.tune._inputs import TuningInputs
 from autoslo.tune._objective import Evaluation, Scenario, evaluate
 from autoslo.tune._scenarios import build_scenarios
 from autoslo.tune._space import validate_config
+from autoslo.workload import load_workload
 
 VALIDATION_CANDIDATES = 3
 Progress = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class ScorerSpec:
+    """What a scorer needs, small enough to ship to any worker: scenarios are read from disk."""
+
+    scenario_dir: str
+    train: tuple[str, ...]
+    spec: SloSpec
+    model_ref: str | None
+    data_root: str
+    tau: float
+    how: str
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Equal for equal specs (the SLO spec holds lists, so the dataclass cannot hash)."""
+        return (self.scenario_dir, self.train, self.spec.model_dump_json(), self.model_ref,
+                self.data_root, self.tau, self.how)
+
+
 class _Scorer:
     """Scores candidate configs on the training scenarios (one per process or Ray actor)."""
 
-    def __init__(self, train: list[Any], spec: SloSpec, model_ref: str | None,
-                 data_root: str, tau: float, how: str) -> None:
-        self.model = load_latency_model(model_ref, DataTree(data_root))
-        self.scenarios = [Scenario.build(w, spec, self.model) for w in train]
-        self.tau, self.how = tau, how
+    def __init__(self, spec: ScorerSpec) -> None:
+        self.model = load_latency_model(spec.model_ref, DataTree(spec.data_root))
+        train = [load_workload(Path(spec.scenario_dir) / name) for name in spec.train]
+        self.scenarios = [Scenario.build(w, spec.spec, self.model) for w in train]
+        self.tau, self.how = spec.tau, spec.how
 
     def score(self, data: dict[str, Any], prices: PriceTable,
               best: float) -> tuple[Evaluation | None, str]:
@@ -51,6 +71,30 @@ class _Scorer:
             return evaluate(config, self.scenarios, self.model, self.tau, self.how, best), ""
         except AutosloError as exc:
             return None, str(exc)
+
+
+_SCORERS: dict[tuple[Any, ...], _Scorer] = {}
+
+
+def score_batch(spec: ScorerSpec, batch: list[dict[str, Any]], prices: PriceTable,
+                best: float) -> list[tuple[Evaluation | None, str]]:
+    """Score candidates in this process, keeping the loaded scenarios for the next batch."""
+    if spec.key not in _SCORERS:
+        _SCORERS.clear()  # one run's scenarios at a time per process
+        _SCORERS[spec.key] = _Scorer(spec)
+    scorer = _SCORERS[spec.key]
+    return [scorer.score(data, prices, best) for data in batch]
+
+
+class Evaluator(Protocol):
+    """Scores a batch of candidate configs; how many it takes at once is `batch_size`."""
+
+    batch_size: int
+
+    def __call__(self, batch: list[dict[str, Any]], prices: PriceTable,
+                 best: float) -> list[tuple[Evaluation | None, str]]: ...
+
+    def close(self) -> None: ...
 
 
 def _sampler(inputs: TuningInputs, tau: float) -> Any:
@@ -81,8 +125,13 @@ def _values(inputs: TuningInputs, evaluation: Evaluation, tau: float) -> list[fl
 
 
 def run_tuning(inputs: TuningInputs, tree: DataTree, *, force: bool = False,
-               progress: Progress | None = None) -> dict[str, Any]:
-    """Run (or reuse, or resume) the study; write the tuned config and the run folder."""
+               progress: Progress | None = None,
+               evaluator: Callable[[ScorerSpec], Evaluator] | None = None) -> dict[str, Any]:
+    """Run (or reuse, or resume) the study; write the tuned config and the run folder.
+
+    `evaluator` builds what scores batches of trials (default: this process, or Ray actors per
+    `parallelism`); the Prefect flow passes one that maps batches as tasks on its task runner.
+    """
     import optuna
 
     say = progress or (lambda _: None)
@@ -108,7 +157,8 @@ def run_tuning(inputs: TuningInputs, tree: DataTree, *, force: bool = False,
     write_text(folder / "inputs" / "params.yml", yaml.safe_dump(inputs.params, sort_keys=False))
     scenarios = build_scenarios(tuner, tree, folder / "scenarios")
     model_ref = inputs.resolved.config.latency_model.model
-    scorer_args = (scenarios.train, spec, model_ref, str(tree.root), tau, tuner.aggregate)
+    scorer = ScorerSpec(str((folder / "scenarios").resolve()), tuple(w.id for w in scenarios.train),
+                        spec, model_ref, str(tree.root.resolve()), tau, tuner.aggregate)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = optuna.storages.JournalStorage(
@@ -125,8 +175,8 @@ def run_tuning(inputs: TuningInputs, tree: DataTree, *, force: bool = False,
         start = inputs.space.initial_params()
         if start is not None:  # the initial config is the first candidate: never do worse
             study.enqueue_trial(start)
-    workers = tuner.parallelism.workers
-    pool = _workers(scorer_args, workers, tuner.parallelism.ray_address)
+    pool = (evaluator or _default_evaluator(tuner.parallelism.workers,
+                                            tuner.parallelism.ray_address))(scorer)
     best = min((t.user_attrs["cost_usd"] for t in finished if t.user_attrs.get("feasible")),
                default=math.inf)
     done = len(finished)
@@ -143,7 +193,7 @@ def run_tuning(inputs: TuningInputs, tree: DataTree, *, force: bool = False,
 
     try:
         while done < n_trials:
-            batch = [study.ask() for _ in range(min(workers, n_trials - done))]
+            batch = [study.ask() for _ in range(min(pool.batch_size, n_trials - done))]
             params = [inputs.space.suggest(trial) for trial in batch]
             data = [inputs.space.apply(p) for p in params]
             results = pool(data, prices, best)
@@ -163,46 +213,70 @@ def run_tuning(inputs: TuningInputs, tree: DataTree, *, force: bool = False,
                 say(f"trials {done}/{n_trials}: best feasible cost "
                     + (f"{best:.4f} USD" if best < math.inf else "none yet"))
     finally:
-        pool.close()  # type: ignore[attr-defined]
+        pool.close()
     return _finish(inputs, tree, study, scenarios, spec, tau, model_ref, prices, folder,
                    time.perf_counter() - began, say)
 
 
-def _workers(args: tuple[Any, ...], workers: int, address: str | None) -> Any:
-    """A callable scoring a batch of candidates: in this process, or on Ray actors."""
+def _default_evaluator(workers: int, address: str | None) -> Callable[[ScorerSpec], Evaluator]:
+    """In this process for one worker; otherwise Ray actors that keep the scenarios loaded."""
     if workers == 1 and address is None:
-        scorer = _Scorer(*args)
+        return _LocalEvaluator
+    return lambda spec: _RayActorEvaluator(spec, workers, address)
 
-        def local(batch: list[dict[str, Any]], prices: PriceTable, best: float) -> list[Any]:
-            return [scorer.score(d, prices, best) for d in batch]
 
-        local.close = lambda: None  # type: ignore[attr-defined]
-        return local
-    import os
+class _LocalEvaluator:
+    """Scores one trial at a time in this process."""
 
-    import ray
+    batch_size = 1
 
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local, private Ray
-    try:
-        if address is None:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False, ignore_reinit_error=True)
-        else:
-            ray.init(address=address, log_to_driver=False, configure_logging=False,
-                     ignore_reinit_error=True)
-    except Exception as exc:  # ray raises several types for unreachable clusters
-        raise AutosloError(f"parallelism.ray_address: cannot reach Ray at {address!r} "
-                           f"({type(exc).__name__}: {exc})") from None
-    actor = ray.remote(num_cpus=1)(_Scorer)
-    shared = [ray.put(a) for a in args]
-    actors = [actor.remote(*shared) for _ in range(workers)]
+    def __init__(self, spec: ScorerSpec) -> None:
+        self.spec = spec
 
-    def remote(batch: list[dict[str, Any]], prices: PriceTable, best: float) -> list[Any]:
-        return ray.get([a.score.remote(d, prices, best) for a, d in zip(actors, batch,
-                                                                        strict=False)])
+    def __call__(self, batch: list[dict[str, Any]], prices: PriceTable,
+                 best: float) -> list[tuple[Evaluation | None, str]]:
+        return score_batch(self.spec, batch, prices, best)
 
-    remote.close = lambda: ray.shutdown() if address is None else None  # type: ignore[attr-defined]
-    return remote
+    def close(self) -> None:
+        _SCORERS.clear()
+
+
+class _RayActorEvaluator:
+    """One trial per Ray actor at a time; stops the Ray it started (never one it joined)."""
+
+    def __init__(self, spec: ScorerSpec, workers: int, address: str | None) -> None:
+        import os
+
+        import ray
+
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local, private Ray
+        self.batch_size = workers
+        self.started = not ray.is_initialized() and address is None
+        try:
+            if address is None:
+                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                         configure_logging=False, ignore_reinit_error=True)
+            else:
+                ray.init(address=address, log_to_driver=False, configure_logging=False,
+                         ignore_reinit_error=True)
+        except Exception as exc:  # ray raises several types for unreachable clusters
+            raise AutosloError(f"parallelism.ray_address: cannot reach Ray at {address!r} "
+                               f"({type(exc).__name__}: {exc})") from None
+        actor = ray.remote(num_cpus=1)(_Scorer)
+        self.actors = [actor.remote(spec) for _ in range(workers)]
+
+    def __call__(self, batch: list[dict[str, Any]], prices: PriceTable,
+                 best: float) -> list[tuple[Evaluation | None, str]]:
+        import ray
+
+        return ray.get([a.score.remote(d, prices, best)  # type: ignore[no-any-return]
+                        for a, d in zip(self.actors, batch, strict=False)])
+
+    def close(self) -> None:
+        import ray
+
+        if self.started:
+            ray.shutdown()
 
 
 def _trials_table(study: Any) -> pl.DataFrame:
@@ -252,8 +326,9 @@ def _finish(inputs: TuningInputs, tree: DataTree, study: Any, scenarios: Any, sp
     if not candidates:
         raise InputError("no trial produced a valid config; see invalid_reason in "
                          f"{folder / 'trials.parquet'}")
-    validator = _Scorer(scenarios.validation, spec, model_ref, str(tree.root), tau,
-                        inputs.tuner.aggregate)
+    validator = _Scorer(ScorerSpec(str((folder / "scenarios").resolve()),
+                                   tuple(w.id for w in scenarios.validation), spec, model_ref,
+                                   str(tree.root.resolve()), tau, inputs.tuner.aggregate))
     results = []
     for number in candidates:
         data = inputs.space.apply(by_number[number].params)

@@ -1,0 +1,184 @@
+"""Mirror the `data/` tree to and from S3 through a prefect-aws `S3Bucket` block.
+
+Objects keep the tree's relative paths under the block's `bucket_folder`. Only changed files move:
+a file is the same when its size and its S3 ETag match (the MD5 of the content, or for multipart
+uploads the MD5 of the part MD5s, computed locally the same way). Nothing is deleted unless asked.
+Half-written files (`.*.tmp`) and lock files are never mirrored; downloads land in a temporary
+file and are renamed into place.
+
+`AUTOSLO_STORAGE=s3-bucket/<block-name>` tells the flows to work on a mirrored tree
+(`mirrored_tree`): pull into a temporary folder, run, push the changes back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from autoslo.datatree import DataTree
+from autoslo.errors import AutosloError, InputError
+
+STORAGE_ENV = "AUTOSLO_STORAGE"
+SCHEME = "s3-bucket/"
+MULTIPART_CHUNK = 8 * 1024 * 1024  # boto3's default multipart threshold and part size
+
+
+@dataclass
+class SyncReport:
+    """What a push or pull moved, kept and deleted (data-relative paths)."""
+
+    copied: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    def line(self, verb: str) -> str:
+        return (f"{verb} {len(self.copied)} file(s), {len(self.unchanged)} unchanged"
+                + (f", {len(self.deleted)} deleted" if self.deleted else ""))
+
+
+def s3_etag(path: Path) -> str:
+    """The ETag S3 gives `path` when uploaded by boto3 (single part or 8 MiB parts)."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        if size <= MULTIPART_CHUNK:
+            return hashlib.md5(handle.read(), usedforsecurity=False).hexdigest()
+        digests = [hashlib.md5(chunk, usedforsecurity=False).digest()
+                   for chunk in iter(lambda: handle.read(MULTIPART_CHUNK), b"")]
+    combined = hashlib.md5(b"".join(digests), usedforsecurity=False).hexdigest()
+    return f"{combined}-{len(digests)}"
+
+
+def _mirrored(relative: str) -> bool:
+    name = PurePosixPath(relative).name
+    return not (name.startswith(".") and (name.endswith(".tmp") or name.endswith(".lock")))
+
+
+def local_files(root: Path, path: str | None = None) -> dict[str, Path]:
+    """Files under the tree (or one folder or file of it), by data-relative path."""
+    start = root / path if path else root
+    if start.is_file():
+        return {PurePosixPath(path).as_posix(): start} if path else {}
+    found = {}
+    for file in sorted(start.rglob("*")) if start.is_dir() else []:
+        if file.is_file():
+            relative = file.relative_to(root).as_posix()
+            if _mirrored(relative):
+                found[relative] = file
+    return found
+
+
+def remote_files(bucket: Any, path: str | None = None) -> dict[str, dict[str, Any]]:
+    """Objects under the block's folder (or one path of the tree), by data-relative path."""
+    folder = (bucket.bucket_folder or "").strip("/")
+    objects = bucket.list_objects(path or "")
+    found = {}
+    for obj in objects:
+        key = obj["Key"]
+        relative = key[len(folder) + 1:] if folder and key.startswith(folder + "/") else key
+        if path and not (relative == path or relative.startswith(path.rstrip("/") + "/")):
+            continue
+        if _mirrored(relative):
+            found[relative] = obj
+    return found
+
+
+def _same(file: Path, obj: dict[str, Any]) -> bool:
+    return (int(obj.get("Size", -1)) == file.stat().st_size
+            and str(obj.get("ETag", "")).strip('"') == s3_etag(file))
+
+
+def push(root: Path, bucket: Any, path: str | None = None, *, delete: bool = False) -> SyncReport:
+    """Upload new and changed files of the tree; with `delete`, remove objects gone locally."""
+    report = SyncReport()
+    remote = remote_files(bucket, path)
+    for relative, file in local_files(root, path).items():
+        if relative in remote and _same(file, remote[relative]):
+            report.unchanged.append(relative)
+            continue
+        bucket.upload_from_path(file, relative)
+        report.copied.append(relative)
+    if delete:
+        client = bucket.credentials.get_s3_client()
+        for relative in sorted(set(remote) - set(local_files(root, path))):
+            client.delete_object(Bucket=bucket.bucket_name, Key=remote[relative]["Key"])
+            report.deleted.append(relative)
+    return report
+
+
+def pull(root: Path, bucket: Any, path: str | None = None, *, delete: bool = False) -> SyncReport:
+    """Download new and changed objects into the tree; with `delete`, remove files gone remotely."""
+    report = SyncReport()
+    local = local_files(root, path)
+    for relative, obj in remote_files(bucket, path).items():
+        target = root / relative
+        if relative in local and _same(local[relative], obj):
+            report.unchanged.append(relative)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        try:
+            bucket.download_object_to_path(relative, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        report.copied.append(relative)
+    if delete:
+        for relative in sorted(set(local) - set(remote_files(bucket, path))):
+            local[relative].unlink()
+            report.deleted.append(relative)
+    return report
+
+
+def load_bucket(spec: str | None = None) -> Any:
+    """The S3Bucket block named by `spec` (`s3-bucket/<name>` or a bare name) or by the env."""
+    spec = spec or os.environ.get(STORAGE_ENV)
+    if not spec:
+        raise InputError(f"no storage: pass --block NAME or set {STORAGE_ENV}=s3-bucket/<block>")
+    name = spec[len(SCHEME):] if spec.startswith(SCHEME) else spec
+    if "/" in name or not name:
+        raise InputError(f"{STORAGE_ENV} must look like s3-bucket/<block-name>, got {spec!r}")
+    from prefect_aws import S3Bucket
+
+    try:
+        return S3Bucket.load(name)
+    except ValueError as exc:
+        if "Unable to find block document" in str(exc) or "not found" in str(exc).lower():
+            raise InputError(f"S3Bucket block {name!r} is not registered with the Prefect API; "
+                             "create it first (python deployments/blocks.py, see the README)"
+                             ) from None
+        raise
+
+
+@contextmanager
+def mirrored_tree(spec: str | None = None) -> Iterator[DataTree]:
+    """The local tree, or with `AUTOSLO_STORAGE` set a temporary copy of the bucket's tree whose
+    changes are pushed back when the block exits (also after a failure: partial results count)."""
+    spec = spec or os.environ.get(STORAGE_ENV)
+    if not spec:
+        yield DataTree()
+        return
+    bucket = load_bucket(spec)
+    root = Path(tempfile.mkdtemp(prefix="autoslo-s3-"))
+    try:
+        try:
+            pull(root, bucket)
+        except Exception as exc:
+            if isinstance(exc, AutosloError):
+                raise
+            raise AutosloError(f"cannot read the bucket of block {spec!r} "
+                               f"({type(exc).__name__}: {str(exc)[:200]})") from None
+        try:
+            yield DataTree(root)
+        finally:
+            push(root, bucket)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
