@@ -9,6 +9,7 @@ as infinitely slow in latency percentiles, as in `autoslo.slo`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,9 +256,7 @@ def timeline(source: RunSource, window_s: float = 60.0) -> pl.DataFrame:
     clusters = _collect(scan_clusters(source))
     horizon = max(float(queries["end_s"].max() or 0.0), float(queries["arrival_s"].max() or 0.0),
                   float(clusters["removed_s"].max() or 0.0) if clusters.height else 0.0)
-    edges = np.arange(0.0, horizon + window_s, window_s)
-    if edges.size < 2:
-        edges = np.array([0.0, window_s])
+    edges = window_s * np.arange(max(1, math.ceil(horizon / window_s)) + 1)
     starts_of_window = edges[:-1]
     arrival = queries["arrival_s"].to_numpy()
     arrivals = np.histogram(arrival, bins=edges)[0]
@@ -265,7 +264,7 @@ def timeline(source: RunSource, window_s: float = 60.0) -> pl.DataFrame:
     started = queries["start_s"].fill_null(INF).fill_nan(INF).to_numpy()
     times = np.concatenate([arrival, started])
     steps = np.concatenate([np.ones(arrival.size), -np.ones(started.size)])
-    order = np.lexsort((-steps, times))  # at equal times starts before arrivals: no phantom peaks
+    order = np.lexsort((steps, times))  # at equal times starts before arrivals: no phantom peaks
     times, depth = times[order], np.cumsum(steps[order])
     window_of = np.minimum(np.searchsorted(edges, times, "right") - 1, starts_of_window.size - 1)
     depth_max = np.zeros(starts_of_window.size)

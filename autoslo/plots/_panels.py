@@ -19,7 +19,6 @@ from autoslo.plots._manifest import ResolvedPanel
 from autoslo.plots._style import DASHES, FEASIBLE_FILL, MUTED, PALETTE, THRESHOLD
 from autoslo.results import (
     latency_quantiles,
-    per_group,
     per_run,
     scored_queries,
     timeline,
@@ -199,8 +198,9 @@ def latency_cdf(panel: ResolvedPanel) -> tuple[Drawing, pl.DataFrame]:
     for series, frame in (("latency", latency), ("target", targets)):
         for item in frame.iter_rows(named=True):
             values = np.asarray(item["values"], dtype=float)
-            picks = values[np.minimum((fractions["fraction"].to_numpy() * values.size).astype(int),
-                                      values.size - 1)]
+            # the inverted CDF: the smallest latency with at least that share of queries at or below
+            rank = np.ceil(fractions["fraction"].to_numpy() * values.size - 1e-9).astype(int) - 1
+            picks = values[np.clip(rank, 0, values.size - 1)]
             rows.append(pl.DataFrame({
                 "run": item["run"], "group": item[by], "series": series,
                 "fraction": fractions["fraction"], "latency_s": picks,
