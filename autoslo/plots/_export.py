@@ -20,6 +20,7 @@ from autoslo.errors import AutosloError
 from autoslo.plots._panels import Drawing
 from autoslo.plots._style import (
     AXIS_LEFT_PX,
+    LEGEND_ROW_PX,
     Grid,
     axis_style,
     grid,
@@ -30,16 +31,23 @@ from autoslo.plots._style import (
 SUB_GAP_PX = 14
 SUB_COL_GAP_PX = 84
 LEGEND_ENTRY_PX = 46
-LEGEND_CHAR_PX = 6.6
+LEGEND_CHAR_PX = 7.0
 
 
-def legend_rows(drawing: Drawing, width_px: float) -> int:
-    """How many rows a panel's horizontal legend takes in `width_px` (an estimate from text width)."""
-    rows, used = 0, math.inf
+def legend_rows(drawing: Drawing, width_px: float) -> list[list[str]]:
+    """The panel's legend entries split into rows that fit `width_px` (estimated text widths).
+
+    Plotly wraps a horizontal legend at the figure's width, not the panel's, so each row becomes
+    a legend of its own.
+    """
+    rows: list[list[str]] = []
+    used = math.inf
     for label in drawing.legend_labels():
         need = LEGEND_ENTRY_PX + LEGEND_CHAR_PX * len(label)
         if used + need > width_px:
-            rows, used = rows + 1, 0.0
+            rows.append([])
+            used = 0.0
+        rows[-1].append(label)
         used += need
     return rows
 
@@ -49,16 +57,24 @@ def figure(title: str, drawings: list[Drawing], columns: int, width_px: int,
     """The whole figure as a Plotly figure dict: every drawing in its grid cell."""
     cols = min(columns, len(drawings))
     cell_width = (width_px - 26 * (cols - 1)) / cols - AXIS_LEFT_PX
+    rows_of = [legend_rows(d, cell_width) for d in drawings]
     layout_grid: Grid = grid(len(drawings), columns, width_px, height_px_per_row,
-                             [legend_rows(d, cell_width) for d in drawings])
+                             [len(rows) for rows in rows_of])
     layout = layout_base(title, layout_grid.width_px, layout_grid.height_px)
     data: list[dict[str, Any]] = []
     shapes: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    axis_count = 0
-    for index, (drawing, cell) in enumerate(zip(drawings, layout_grid.cells, strict=True)):
-        legend = "legend" if index == 0 else f"legend{index + 1}"
-        layout[legend] = legend_style(cell.plot.x0 - 40 * cell.px_x, cell.legend_y)
+    axis_count = legend_count = 0
+    for drawing, cell, rows in zip(drawings, layout_grid.cells, rows_of, strict=True):
+        legend_of: dict[str, str] = {}
+        first_legend = ""
+        for row_index, row in enumerate(rows or [[]]):
+            legend_count += 1
+            legend = "legend" if legend_count == 1 else f"legend{legend_count}"
+            first_legend = first_legend or legend
+            layout[legend] = legend_style(cell.plot.x0 - 40 * cell.px_x,
+                                          cell.legend_y - row_index * LEGEND_ROW_PX * cell.px_y)
+            legend_of |= dict.fromkeys(row, legend)
         annotations.append({"xref": "paper", "yref": "paper", "x": cell.plot.x0 - 60 * cell.px_x,
                             "y": cell.cell.y1, "xanchor": "left", "yanchor": "top",
                             "text": f"<b>{drawing.title}</b>", "showarrow": False,
@@ -86,7 +102,8 @@ def figure(title: str, drawings: list[Drawing], columns: int, width_px: int,
                 layout[f"xaxis{x_id[1:]}"]["matches"] = first_x
         for axis_index, trace in drawing.traces:
             x_id, y_id = ids[axis_index]
-            data.append({**trace, "xaxis": x_id, "yaxis": y_id, "legend": legend})
+            data.append({**trace, "xaxis": x_id, "yaxis": y_id,
+                         "legend": legend_of.get(trace.get("name", ""), first_legend)})
         for axis_index, shape in drawing.shapes:
             shapes.append(_refer(shape, ids[axis_index]))
         for axis_index, note in drawing.annotations:

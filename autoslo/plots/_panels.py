@@ -217,15 +217,23 @@ def latency_cdf(panel: ResolvedPanel) -> tuple[Drawing, pl.DataFrame]:
                           "latency (s, log scale)", "share of queries finished (%)",
                           x=log_axis(low, high),
                           y={"range": [0, 101], "ticksuffix": " %"})])
+    # legend: a colour key per point and a dash key per group; the curves themselves stay out
+    for label in labels.values():
+        drawing.traces.append((0, _key(label, panel.colours[label], "solid", label)))
+    if len(groups) > 1:
+        for g_index, group in enumerate(groups):
+            drawing.traces.append((0, _key(group, "#555555", DASHES[g_index % 6], None)))
     for run, label in labels.items():
         for g_index, group in enumerate(groups):
             part = table.filter((pl.col("run") == run) & (pl.col("group") == group)
                                 & (pl.col("series") == "latency"))
             if part.is_empty():
                 continue
-            drawing.traces.append((0, _cdf_trace(part, f"{label} · {group}",
-                                                 panel.colours[label], DASHES[g_index % 6])))
+            trace = _cdf_trace(part, f"{label} · {group}", panel.colours[label], DASHES[g_index % 6])
+            drawing.traces.append((0, {**trace, "showlegend": False, "legendgroup": label}))
     drawn: set[tuple[str, str]] = set()
+    lines: dict[float, list[str]] = {}
+    kappa_key = False
     for g_index, group in enumerate(groups):
         for run in labels:
             part = table.filter((pl.col("run") == run) & (pl.col("group") == group)
@@ -236,21 +244,24 @@ def latency_cdf(panel: ResolvedPanel) -> tuple[Drawing, pl.DataFrame]:
             drawn.add(key)
             values = part["latency_s"]
             if values.min() == values.max():
-                drawing.shapes.append((0, {"type": "line", "xref": "x", "yref": "y domain",
-                                           "x0": values[0], "x1": values[0], "y0": 0, "y1": 1,
-                                           "line": {"color": THRESHOLD, "width": 2,
-                                                    "dash": DASHES[g_index % 6]}}))
-                drawing.annotations.append((0, {
-                    "xref": "x", "yref": "y domain", "x": math.log10(values[0]),
-                    "y": 0.02 + 0.09 * g_index, "text": f"{group} target {values[0]:g} s",
-                    "showarrow": False, "xanchor": "right", "yanchor": "bottom", "xshift": -3,
-                    "font": {"color": THRESHOLD, "size": 11}, "bgcolor": "rgba(255,255,255,0.8)"}))
-            else:
-                trace = _cdf_trace(part, f"{group} targets (kappa x isolated)", MUTED,
-                                   DASHES[g_index % 6])
-                trace["line"]["width"] = 2.5
-                trace["line"]["dash"] = "dot"
-                drawing.traces.append((0, trace))
+                lines.setdefault(float(values[0]), []).append(group)
+                continue
+            trace = _cdf_trace(part, f"{group} targets", MUTED, DASHES[g_index % 6])
+            trace["line"].update(width=2.5, dash="dot")
+            drawing.traces.append((0, {**trace, "showlegend": False}))
+            kappa_key = True
+    if kappa_key:
+        drawing.traces.append((0, _key("targets: kappa x isolated latency", MUTED, "dot", None)))
+    for n, (value, names) in enumerate(sorted(lines.items())):
+        drawing.shapes.append((0, {"type": "line", "xref": "x", "yref": "y domain", "x0": value,
+                                   "x1": value, "y0": 0, "y1": 1,
+                                   "line": {"color": THRESHOLD, "width": 2}}))
+        shown = ", ".join(names[:4]) + (" ..." if len(names) > 4 else "")
+        drawing.annotations.append((0, {
+            "xref": "x", "yref": "y domain", "x": math.log10(value), "y": 0.02 + 0.09 * n,
+            "text": f"{shown} target {value:g} s", "showarrow": False, "xanchor": "right",
+            "yanchor": "bottom", "xshift": -3, "font": {"color": THRESHOLD, "size": 11},
+            "bgcolor": "rgba(255,255,255,0.8)"}))
     out = table.join(pl.DataFrame({"run": pl.Series(list(labels), dtype=pl.Int32),
                                    "label": list(labels.values())}), on="run")
     return drawing, out.select("label", pl.col("group").alias(by), "series", "fraction",
@@ -262,8 +273,15 @@ def log_axis(low: float, high: float) -> dict[str, Any]:
     low, high = max(low, 1e-3), max(high, low * 10)
     ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
              for m in (1, 2, 5) if low / 1.3 <= m * 10.0 ** e <= high * 1.3]
-    return {"type": "log", "range": [math.log10(low) - 0.08, math.log10(high) + 0.08],
+    return {"type": "log", "range": [math.log10(low) - 0.08, math.log10(high) + 0.15],
             "tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
+
+
+def _key(name: str, colour: str, dash: str, group: str | None) -> dict[str, Any]:
+    """A legend-only entry (no data): a colour or a dash style and what it stands for."""
+    return {"type": "scatter", "mode": "lines", "name": name, "x": [None], "y": [None],
+            "line": {"color": colour, "width": 2.5, "dash": dash}, "hoverinfo": "skip",
+            **({"legendgroup": group} if group else {})}
 
 
 def _cdf_trace(part: pl.DataFrame, name: str, colour: str, dash: str) -> dict[str, Any]:
@@ -323,7 +341,7 @@ def tuner_progress(panel: ResolvedPanel) -> tuple[Drawing, pl.DataFrame]:
     drawing = Drawing(panel.title or "Tuner progress", _tau_subtitle(panel) + (
         f"; tuner tau {', '.join(_pct(t) for t in sorted(tuner_taus))}"
         if tuner_taus - {tau} else ""), [
-        Axis("trial (#)", "best feasible cost (USD)", cols=2, col=0),
+        Axis("trial (#)", "cost (USD): each trial, best feasible so far", cols=2, col=0),
         Axis("violation rate (% of queries)", "cost (USD)", cols=2, col=1,
              x={"ticksuffix": " %", "rangemode": "tozero"})])
     worst = 100 * max([tau, *tuner_taus])
@@ -414,6 +432,7 @@ def sim_vs_live(panel: ResolvedPanel) -> tuple[Drawing, pl.DataFrame]:
             "type": "scatter", "mode": "markers+text", "name": f"{label} p50/p95/p99",
             "showlegend": False, "x": marks["simulator_s"].to_list(), "y": marks["live_s"].to_list(),
             "text": [f"p{100 * q:.0f}" for q in marks["quantile"]], "textposition": "top left",
+            "cliponaxis": False,
             "textfont": {"size": 10, "color": panel.colours[label]},
             "marker": {"size": 8, "color": panel.colours[label]}, "hoverinfo": "skip"}))
     return drawing, table.drop("run")
