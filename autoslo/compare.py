@@ -79,8 +79,7 @@ def compare_table(sources: Sequence[RunSource], spec: SloSpec, tree: DataTree, s
     table = per_run(sources, spec, References(tree))
     view = Table()
     for index, header in enumerate(HEADERS):
-        view.add_column(header, justify="left" if index < 2 else "right",
-                        no_wrap=index == 0)
+        view.add_column(header, justify="left" if index < 2 else "right", no_wrap=True)
     for cells in compare_rows(table):
         view.add_row(*cells, style=None if cells[5] == "yes" else "red")
     console = Console(width=None if Console().is_terminal else 160, highlight=False)

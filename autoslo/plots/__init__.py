@@ -18,7 +18,7 @@ import polars as pl
 from autoslo.config import PlottingManifest, load_model
 from autoslo.datatree import DataTree, display_path
 from autoslo.ids import check_name
-from autoslo.plots._export import PngRenderer, csv_text, figure, html, staged
+from autoslo.plots._export import PngRenderer, csv_text, figure, html, staged, validated
 from autoslo.plots._manifest import ResolvedPanel, resolve_panels
 from autoslo.plots._panels import BUILDERS, Drawing
 from autoslo.results import target_coverage
@@ -75,8 +75,8 @@ def build_plot(manifest_path: Path, tree: DataTree, *, live: bool = False,
     title = manifest.title or name
     if live:
         title += " (live runs)"
-    return BuiltPlot(name, figure(title, drawings, manifest.columns, manifest.width_px,
-                                  manifest.height_px_per_row), tables)
+    return BuiltPlot(name, validated(figure(title, drawings, manifest.columns, manifest.width_px,
+                                            manifest.height_px_per_row)), tables)
 
 
 def _build(panel: ResolvedPanel) -> tuple[Drawing, pl.DataFrame]:

@@ -20,6 +20,7 @@ from autoslo.errors import AutosloError
 from autoslo.plots._panels import Drawing
 from autoslo.plots._style import (
     AXIS_LEFT_PX,
+    GAP_PX,
     LEGEND_ROW_PX,
     Grid,
     axis_style,
@@ -30,8 +31,9 @@ from autoslo.plots._style import (
 
 SUB_GAP_PX = 14
 SUB_COL_GAP_PX = 84
-LEGEND_ENTRY_PX = 46
-LEGEND_CHAR_PX = 7.0
+LEGEND_ENTRY_PX = 44
+LEGEND_CHAR_PX = 5.8
+LEGEND_INDENT_PX = 40  # a legend starts this far left of its plot area
 
 
 def legend_rows(drawing: Drawing, width_px: float) -> list[list[str]]:
@@ -56,7 +58,7 @@ def figure(title: str, drawings: list[Drawing], columns: int, width_px: int,
            height_px_per_row: int) -> dict[str, Any]:
     """The whole figure as a Plotly figure dict: every drawing in its grid cell."""
     cols = min(columns, len(drawings))
-    cell_width = (width_px - 26 * (cols - 1)) / cols - AXIS_LEFT_PX
+    cell_width = (width_px - GAP_PX * (cols - 1)) / cols - AXIS_LEFT_PX + LEGEND_INDENT_PX
     rows_of = [legend_rows(d, cell_width) for d in drawings]
     layout_grid: Grid = grid(len(drawings), columns, width_px, height_px_per_row,
                              [len(rows) for rows in rows_of])
@@ -72,7 +74,7 @@ def figure(title: str, drawings: list[Drawing], columns: int, width_px: int,
             legend_count += 1
             legend = "legend" if legend_count == 1 else f"legend{legend_count}"
             first_legend = first_legend or legend
-            layout[legend] = legend_style(cell.plot.x0 - 40 * cell.px_x,
+            layout[legend] = legend_style(cell.plot.x0 - LEGEND_INDENT_PX * cell.px_x,
                                           cell.legend_y - row_index * LEGEND_ROW_PX * cell.px_y)
             legend_of |= dict.fromkeys(row, legend)
         annotations.append({"xref": "paper", "yref": "paper", "x": cell.plot.x0 - 60 * cell.px_x,
@@ -134,7 +136,8 @@ class PngRenderer:
         import kaleido
 
         try:
-            kaleido.start_sync_server(silence_warnings=True)
+            # no MathJax: the panels use no LaTeX, and loading it (from a CDN) slows every image
+            kaleido.start_sync_server(silence_warnings=True, mathjax=False)
         except Exception as exc:  # kaleido raises its own types when no browser can start
             raise AutosloError(f"cannot start Chromium for PNG export ({type(exc).__name__}: "
                                f"{exc}); install it with `apt-get install -y chromium`") from None
@@ -149,14 +152,19 @@ class PngRenderer:
             self._started = False
 
     def png(self, fig: dict[str, Any], scale: float = 1.0) -> bytes:
-        """The figure as PNG bytes at its own width and height."""
+        """The figure (a validated dict, see `validated`) as PNG bytes at its own size."""
         import kaleido
-        import plotly.graph_objects as go
 
         layout = fig["layout"]
-        checked = go.Figure(fig).to_dict()  # validated, with the default template filled in
-        return bytes(kaleido.calc_fig_sync(checked, opts={
+        return bytes(kaleido.calc_fig_sync(fig, opts={
             "format": "png", "width": layout["width"], "height": layout["height"], "scale": scale}))
+
+
+def validated(fig: dict[str, Any]) -> dict[str, Any]:
+    """The figure checked by Plotly (a bad property is a bug here) with its template filled in."""
+    import plotly.graph_objects as go
+
+    return go.Figure(fig).to_dict()
 
 
 def html(fig: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from autoslo.plots._manifest import ResolvedPanel
-from autoslo.plots._style import DASHES, FEASIBLE_FILL, MUTED, PALETTE, THRESHOLD
+from autoslo.plots._style import DASHES, FEASIBLE_FILL, MUTED, PALETTE, THRESHOLD, translucent
 from autoslo.results import (
     latency_quantiles,
     per_run,
@@ -319,8 +319,9 @@ def timeline_panel(panel: ResolvedPanel) -> tuple[Drawing, pl.DataFrame]:
         drawing.traces.append((1, {
             "type": "scatter", "mode": "lines", "name": name.removeprefix("alive: "),
             "x": [*minutes, minutes[-1] + 1], "y": [*table[name].to_list(), table[name][-1]],
-            "stackgroup": "clusters", "line": {"shape": "hv", "width": 0.5,
+            "stackgroup": "clusters", "line": {"shape": "hv", "width": 1.5,
                                                "color": PALETTE[(index + 2) % len(PALETTE)]},
+            "fillcolor": translucent(PALETTE[(index + 2) % len(PALETTE)], 0.35),
             "hovertemplate": f"{name.removeprefix('alive: ')}: %{{y}} alive<extra></extra>"}))
     drawing.traces.append((2, {
         "type": "scatter", "mode": "lines", "name": "cumulative cost",
@@ -341,7 +342,7 @@ def tuner_progress(panel: ResolvedPanel) -> tuple[Drawing, pl.DataFrame]:
     drawing = Drawing(panel.title or "Tuner progress", _tau_subtitle(panel) + (
         f"; tuner tau {', '.join(_pct(t) for t in sorted(tuner_taus))}"
         if tuner_taus - {tau} else ""), [
-        Axis("trial (#)", "cost (USD): each trial, best feasible so far", cols=2, col=0),
+        Axis("trial (#)", "cost (USD)", cols=2, col=0),
         Axis("violation rate (% of queries)", "cost (USD)", cols=2, col=1,
              x={"ticksuffix": " %", "rangemode": "tozero"})])
     worst = 100 * max([tau, *tuner_taus])

@@ -28,6 +28,7 @@ AXIS_BOTTOM_PX = 52
 LEGEND_ROW_PX = 24
 FIGURE_TITLE_PX = 56
 GAP_PX = 26
+BOTTOM_PX = 12
 
 
 def colour_map(labels: Iterable[str], given: dict[str, str]) -> dict[str, str]:
@@ -38,6 +39,12 @@ def colour_map(labels: Iterable[str], given: dict[str, str]) -> dict[str, str]:
         if label not in colours:
             colours[label] = given.get(label) or next(free)
     return colours
+
+
+def translucent(colour: str, alpha: float) -> str:
+    """A '#rrggbb' colour as rgba() with the given opacity (for filled areas)."""
+    red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
 
 
 def check_colour(value: str) -> bool:
@@ -98,7 +105,7 @@ def grid(n_panels: int, columns: int, width_px: int, height_px_per_row: int,
     """Lay out `n_panels` in `columns`; each panel keeps room under it for its legend rows."""
     columns = min(columns, n_panels)
     rows = -(-n_panels // columns)
-    height = rows * height_px_per_row + FIGURE_TITLE_PX
+    height = rows * height_px_per_row + FIGURE_TITLE_PX + BOTTOM_PX
     px_x, px_y = 1 / width_px, 1 / height
     cell_w = (width_px - GAP_PX * (columns - 1)) / columns
     cells = []
