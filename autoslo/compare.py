@@ -21,6 +21,7 @@ from autoslo.runs import RUN_RECORD, read_run_record
 
 
 def _is_timestamp(text: str) -> bool:
+    """Whether `text` is a live run timestamp (e.g. 20261122T101112345Z)."""
     try:
         parse_run_timestamp(text)
     except InputError:

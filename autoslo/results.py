@@ -44,14 +44,17 @@ class RunSource:
 
     @property
     def queries_path(self) -> Path:
+        """The run's query table."""
         return self.folder / "queries.parquet"
 
     @property
     def clusters_path(self) -> Path:
+        """The run's cluster table."""
         return self.folder / "clusters.parquet"
 
 
 def _check_columns(path: Path, names: Sequence[str], required: Sequence[str]) -> None:
+    """Refuse a table that lacks a contract column, naming the file and the columns."""
     missing = [c for c in required if c not in names]
     if missing:
         raise InputError(f"lacks column(s) {', '.join(missing)} (a result table needs "
@@ -132,10 +135,12 @@ def scored_queries(sources: Sequence[RunSource], spec: SloSpec,
 
 
 def _finished_latency() -> pl.Expr:
+    """Latency of finished queries; unfinished ones count as infinitely slow (as in slo)."""
     return pl.when(pl.col("status") == "ok").then(pl.col("latency_s")).otherwise(INF)
 
 
 def _metrics() -> list[pl.Expr]:
+    """The query metrics every table here reports, as aggregation expressions."""
     latency = _finished_latency()
     return [
         pl.len().alias("queries"),
@@ -148,6 +153,7 @@ def _metrics() -> list[pl.Expr]:
 
 
 def _labels(sources: Sequence[RunSource]) -> pl.DataFrame:
+    """One row per run: its index, label, kind and folder (joined onto every table)."""
     return pl.DataFrame({
         "run": pl.Series(range(len(sources)), dtype=pl.Int32),
         "label": [s.label for s in sources], "kind": [s.kind for s in sources],
@@ -155,6 +161,7 @@ def _labels(sources: Sequence[RunSource]) -> pl.DataFrame:
 
 
 def _collect(frame: pl.LazyFrame) -> pl.DataFrame:
+    """Collect with the streaming engine, so memory stays bounded however many runs."""
     return frame.collect(engine="streaming")
 
 

@@ -92,12 +92,14 @@ def child(mode: str, root: Path) -> None:
 
 
 def run_child(mode: str, root: Path) -> dict[str, float]:
+    """Run one aggregation in a fresh process (its own peak memory) and read its numbers."""
     out = subprocess.run([sys.executable, __file__, "--child", mode, str(root)], check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def aggregation(runs: int, queries: int) -> None:
+    """Time and peak memory of lazy aggregation against eager per-run scoring."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         began = time.perf_counter()
@@ -117,6 +119,7 @@ def aggregation(runs: int, queries: int) -> None:
 
 
 def rendering(repeats: int) -> None:
+    """Time building and rendering the 6-panel example: first PNG, then with the browser reused."""
     from autoslo.cli import app
     from autoslo.datatree import DataTree
     from autoslo.plots import PngRenderer, build_plot
@@ -162,6 +165,7 @@ def rendering(repeats: int) -> None:
 
 
 def main() -> None:
+    """Run both parts at full size, or small with --smoke."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small sizes (CI smoke run)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)

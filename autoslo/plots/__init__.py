@@ -19,7 +19,7 @@ from autoslo.config import PlottingManifest, load_model
 from autoslo.datatree import DataTree, display_path
 from autoslo.ids import check_name
 from autoslo.plots._export import PngRenderer, csv_text, figure, html, staged, validated
-from autoslo.plots._manifest import ResolvedPanel, resolve_panels
+from autoslo.plots._manifest import resolve_panels
 from autoslo.plots._panels import BUILDERS, Drawing
 from autoslo.results import target_coverage
 
@@ -69,7 +69,7 @@ def build_plot(manifest_path: Path, tree: DataTree, *, live: bool = False,
     drawings: list[Drawing] = []
     tables: list[tuple[str, pl.DataFrame]] = []
     for panel in panels:
-        drawing, table = _build(panel)
+        drawing, table = BUILDERS[panel.panel.type](panel)
         drawings.append(drawing)
         tables.append((panel.panel.type, table))
     title = manifest.title or name
@@ -77,10 +77,6 @@ def build_plot(manifest_path: Path, tree: DataTree, *, live: bool = False,
         title += " (live runs)"
     return BuiltPlot(name, validated(figure(title, drawings, manifest.columns, manifest.width_px,
                                             manifest.height_px_per_row)), tables)
-
-
-def _build(panel: ResolvedPanel) -> tuple[Drawing, pl.DataFrame]:
-    return BUILDERS[panel.panel.type](panel)
 
 
 def render_plot(built: BuiltPlot, tree: DataTree, renderer: PngRenderer | None) -> PlotOutcome:

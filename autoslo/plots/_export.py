@@ -116,6 +116,7 @@ def figure(title: str, drawings: list[Drawing], columns: int, width_px: int,
 
 
 def _refer(item: dict[str, Any], ids: tuple[str, str]) -> dict[str, Any]:
+    """A shape or annotation with its axis placeholders replaced by the real axis ids."""
     out = dict(item)
     for key, axis_id in (("xref", ids[0]), ("yref", ids[1])):
         ref = out.get(key)

@@ -152,6 +152,7 @@ def resolve_panels(manifest: PlottingManifest, tree: DataTree, *, live: bool = F
 
 def _simulator_source(combination: Combination, point: CombinationPoint, tree: DataTree,
                       finder: _Finder, source: str | None, field_path: str) -> RunSource:
+    """The combination's simulator folder, or an error naming the execute command that fills it."""
     folder = combination.simulator_dir(tree)
     if not (folder / "queries.parquet").is_file():
         raise InputError(
@@ -166,6 +167,7 @@ def _simulator_source(combination: Combination, point: CombinationPoint, tree: D
 def _live_source(combination: Combination, point: CombinationPoint, tree: DataTree,
                  records: list[RunRecord], finder: _Finder, source: str | None,
                  field_path: str) -> RunSource:
+    """The named live run, or the newest complete one of the combination; errors say why not."""
     create = f"`autoslo execute --live {finder.execution_manifest(combination)}`"
     if not records:
         raise InputError(f"no live runs are recorded in {display_path(tree.runs_map())}; create "
@@ -202,6 +204,7 @@ def _live_source(combination: Combination, point: CombinationPoint, tree: DataTr
 
 def _tuner_run(point: TunerPoint, tree: DataTree, finder: _Finder, source: str | None,
                field_path: str) -> TunerRun:
+    """A finished tuner run's tables, or an error naming the tune command that creates it."""
     folder = tree.tuner_run_dir(point.tuner_run)
     trials_path, pareto_path = folder / "trials.parquet", folder / "pareto.parquet"
     for path in (trials_path, pareto_path):

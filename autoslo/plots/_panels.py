@@ -67,10 +67,12 @@ Builder = Callable[[ResolvedPanel], tuple[Drawing, pl.DataFrame]]
 
 
 def _pct(value: float) -> str:
+    """A share as a short percentage (0.1 -> '10 %')."""
     return f"{100 * value:.3g} %"
 
 
 def _tau_subtitle(panel: ResolvedPanel) -> str:
+    """The subtitle naming the panel's SLO spec and its tau."""
     assert panel.spec is not None
     return f"SLO {panel.spec_ref}: tau = {_pct(panel.spec.tau)} of queries may miss their target"
 
@@ -154,6 +156,7 @@ def violation_bars(panel: ResolvedPanel) -> tuple[Drawing, pl.DataFrame]:
 
 
 def _wrap(label: str, width: int = 18) -> str:
+    """Break a long category label into lines of about `width` characters."""
     words, lines, line = label.split(" "), [], ""
     for word in words:
         if line and len(line) + 1 + len(word) > width:
@@ -285,6 +288,7 @@ def _key(name: str, colour: str, dash: str, group: str | None) -> dict[str, Any]
 
 
 def _cdf_trace(part: pl.DataFrame, name: str, colour: str, dash: str) -> dict[str, Any]:
+    """A step line through a CDF table's (latency, share) points."""
     return {"type": "scatter", "mode": "lines", "name": name, "x": part["latency_s"].to_list(),
             "y": (100 * part["fraction"]).to_list(), "line": {"color": colour, "width": 2,
                                                               "dash": dash, "shape": "hv"},
