@@ -28,6 +28,7 @@ QUERY_COLUMNS = ("query_id", "template_id", "arrival_s", "start_s", "end_s", "qu
                  "cluster_id", "status")
 CLUSTER_COLUMNS = ("cluster_id", "kind", "size", "ready_s", "removed_s", "cost_usd")
 PERCENTILES = (50, 95, 99)
+BATCH_ROWS = 2_000_000
 GROUP_KEYS = ("template_id", "query_group")
 
 
@@ -123,15 +124,42 @@ class References:
         return self._cache[key]
 
 
-def scored_queries(sources: Sequence[RunSource], spec: SloSpec,
-                   references: References) -> pl.LazyFrame:
-    """Every run's queries with `run` (its index in `sources`), `target_s` and `violated`."""
+def scored_queries(sources: Sequence[RunSource], spec: SloSpec, references: References,
+                   runs: Sequence[int] | None = None) -> pl.LazyFrame:
+    """Every run's queries (or those of `runs`, by index) with `run` (the index in `sources`),
+    `target_s` and `violated`."""
     frames = []
-    for index, source in enumerate(sources):
+    for index in range(len(sources)) if runs is None else runs:
+        source = sources[index]
         frame = with_targets(scan_queries(source), spec, references.get(source, spec))
         frames.append(frame.select(pl.lit(index, dtype=pl.Int32).alias("run"), *QUERY_COLUMNS,
                                    "query_group", "target_s", "violated"))
     return pl.concat(frames, how="vertical")
+
+
+def batches(sources: Sequence[RunSource], max_rows: int | None = None) -> list[list[int]]:
+    """Run indices grouped so that a batch holds at most about `max_rows` queries (at least one
+    run): percentiles need a group's rows in memory, so memory is bounded by the batch, not by
+    the number of runs."""
+    max_rows = BATCH_ROWS if max_rows is None else max_rows
+    out: list[list[int]] = []
+    rows = max_rows
+    for index, source in enumerate(sources):
+        count = _collect(scan_queries(source).select(pl.len())).item()  # from parquet metadata
+        if rows + count > max_rows:
+            out.append([])
+            rows = 0
+        out[-1].append(index)
+        rows += count
+    return out
+
+
+def _aggregate(sources: Sequence[RunSource], spec: SloSpec, references: References,
+               keys: Sequence[str], derive: Sequence[pl.Expr] = ()) -> pl.DataFrame:
+    """The query metrics grouped by `keys` (after adding `derive` columns), batch by batch."""
+    parts = [_collect(scored_queries(sources, spec, references, runs).with_columns(*derive)
+                      .group_by(*keys).agg(_metrics())) for runs in batches(sources)]
+    return pl.concat(parts) if parts else pl.DataFrame()
 
 
 def _finished_latency() -> pl.Expr:
@@ -170,7 +198,7 @@ def per_run(sources: Sequence[RunSource], spec: SloSpec, references: References)
     percentiles (s), the share of latency spent queueing, and clusters used."""
     if not sources:
         return _labels(sources)
-    queries = scored_queries(sources, spec, references).group_by("run").agg(_metrics())
+    queries = _aggregate(sources, spec, references, ["run"]).lazy()
     clusters = pl.concat([scan_clusters(s).select(pl.lit(i, dtype=pl.Int32).alias("run"), "cost_usd",
                                                   "used")
                           for i, s in enumerate(sources)]).group_by("run").agg(
@@ -188,8 +216,10 @@ def per_group(sources: Sequence[RunSource], spec: SloSpec, references: Reference
     """One row per run and template (or query group): the same query metrics as `per_run`."""
     if by not in GROUP_KEYS:
         raise InputError(f"must be one of {', '.join(GROUP_KEYS)}, got {by!r}", field="by")
-    queries = scored_queries(sources, spec, references).group_by("run", by).agg(_metrics())
-    return _collect(_labels(sources).lazy().join(queries, on="run", how="inner").sort("run", by))
+    if not sources:
+        return _labels(sources)
+    queries = _aggregate(sources, spec, references, ["run", by])
+    return _labels(sources).join(queries, on="run", how="inner").sort("run", by)
 
 
 def per_window(sources: Sequence[RunSource], spec: SloSpec, references: References,
@@ -197,11 +227,11 @@ def per_window(sources: Sequence[RunSource], spec: SloSpec, references: Referenc
     """One row per run and time window (by arrival): arrivals, violations, percentiles."""
     if not window_s > 0:
         raise InputError(f"must be > 0, got {window_s}", field="window_s")
-    queries = scored_queries(sources, spec, references).with_columns(
-        ((pl.col("arrival_s") // window_s) * window_s).alias("window_start_s"))
-    table = queries.group_by("run", "window_start_s").agg(_metrics())
-    return _collect(_labels(sources).lazy().join(table, on="run", how="inner")
-                    .sort("run", "window_start_s"))
+    if not sources:
+        return _labels(sources)
+    table = _aggregate(sources, spec, references, ["run", "window_start_s"],
+                       [((pl.col("arrival_s") // window_s) * window_s).alias("window_start_s")])
+    return _labels(sources).join(table, on="run", how="inner").sort("run", "window_start_s")
 
 
 def target_coverage(sources: Sequence[RunSource], spec: SloSpec) -> list[str]:

@@ -150,6 +150,17 @@ def test_per_run_matches_a_hand_computation(tree: DataTree) -> None:
     assert (b["violations"], b["violation_rate"], b["cost_usd"], b["within_tau"]) == (0, 0.0, 0.5, True)
 
 
+def test_batches_bound_memory_without_changing_results(tree: DataTree, monkeypatch) -> None:
+    import autoslo.results as results
+
+    whole = per_run(sources(tree), spec(), References(tree))
+    assert results.batches(sources(tree)) == [[0, 1]]
+    monkeypatch.setattr(results, "BATCH_ROWS", 8)  # 8 + 4 queries: one run per batch
+    assert results.batches(sources(tree)) == [[0], [1]]
+    assert per_run(sources(tree), spec(), References(tree)).equals(whole)
+    assert per_group(sources(tree), spec(), References(tree))["run"].to_list() == [0, 0, 1, 1]
+
+
 def test_the_same_runs_scored_against_two_specs(tree: DataTree) -> None:
     from autoslo.config import SloSpec
 
