@@ -83,7 +83,7 @@ def compare_table(sources: Sequence[RunSource], spec: SloSpec, tree: DataTree, s
         view.add_column(header, justify="left" if index < 2 else "right", no_wrap=True)
     for cells in compare_rows(table):
         view.add_row(*cells, style=None if cells[5] == "yes" else "red")
-    console = Console(width=None if Console().is_terminal else 160, highlight=False)
+    console = Console(width=None if Console().is_terminal else 200, highlight=False)
     console.print(f"SLO {display_path(spec_path)}: tau {100 * spec.tau:g} % of queries may miss "
                   "their target")
     console.print(view)

@@ -109,7 +109,7 @@ def aggregation(runs: int, queries: int) -> None:
               f"written in {time.perf_counter() - began:.1f} s)")
         lazy, eager = run_child("lazy", root), run_child("eager", root)
         assert abs(lazy["checksum"] - eager["checksum"]) < 1e-6, (lazy, eager)
-        print(f"  results.per_run (lazy, one pass)   {lazy['seconds']:6.2f} s  peak "
+        print(f"  results.per_run (lazy, batched)    {lazy['seconds']:6.2f} s  peak "
               f"{lazy['peak_mb']:6.0f} MB")
         print(f"  read + slo.score per run (eager)   {eager['seconds']:6.2f} s  peak "
               f"{eager['peak_mb']:6.0f} MB")
