@@ -316,6 +316,7 @@ def timeline(source: RunSource, window_s: float = 60.0) -> pl.DataFrame:
     size_total = np.zeros(starts_of_window.size, np.int64)
     cost = np.zeros(starts_of_window.size)
     classes: dict[str, np.ndarray] = {}
+    order: dict[str, tuple[str, str, int]] = {}  # classes listed by kind, node type, then size
     run_start = queries["start_s"].fill_null(INF).to_numpy()
     run_end = queries["end_s"].fill_null(INF).to_numpy()
     ids = queries["cluster_id"].fill_null(-1).to_numpy()
@@ -325,6 +326,7 @@ def timeline(source: RunSource, window_s: float = 60.0) -> pl.DataFrame:
     for row in active.iter_rows(named=True):
         alive = (row["ready_s"] < edges[1:]) & (row["removed_s"] > edges[:-1])
         name = cluster_class(row["kind"], row["node_type"], row["size"])
+        order[name] = (row["kind"], row["node_type"] or "", row["size"])
         classes.setdefault(name, np.zeros(starts_of_window.size, np.int64))
         classes[name] += alive
         alive_total += alive
@@ -338,7 +340,7 @@ def timeline(source: RunSource, window_s: float = 60.0) -> pl.DataFrame:
             cost += row["cost_usd"] * busy / busy.sum()
     columns |= {"clusters_alive": alive_total, "alive_size": size_total, "cost_usd": cost,
                 "cumulative_cost_usd": np.cumsum(cost)}
-    columns |= {f"alive: {name}": counts for name, counts in sorted(classes.items())}
+    columns |= {f"alive: {name}": classes[name] for name in sorted(classes, key=order.__getitem__)}
     return pl.DataFrame(columns)
 
 

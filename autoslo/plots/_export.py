@@ -58,7 +58,7 @@ def figure(title: str, drawings: list[Drawing], columns: int, width_px: int,
            height_px_per_row: int) -> dict[str, Any]:
     """The whole figure as a Plotly figure dict: every drawing in its grid cell."""
     cols = min(columns, len(drawings))
-    cell_width = (width_px - GAP_PX * (cols - 1)) / cols - AXIS_LEFT_PX + LEGEND_INDENT_PX
+    cell_width = (width_px - GAP_PX * (cols - 1)) / cols - AXIS_LEFT_PX + LEGEND_INDENT_PX - 12
     rows_of = [legend_rows(d, cell_width) for d in drawings]
     layout_grid: Grid = grid(len(drawings), columns, width_px, height_px_per_row,
                              [len(rows) for rows in rows_of])

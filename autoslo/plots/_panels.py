@@ -24,6 +24,8 @@ from autoslo.results import (
     timeline,
 )
 
+# size classes of clusters: never the queue line's vermilion
+CLUSTER_COLOURS = ("#009E73", "#CC79A7", "#56B4E9", "#E69F00", "#8C6D1F", "#0072B2")
 CDF_FRACTIONS = tuple(np.round(np.concatenate([np.arange(0.0, 0.99, 0.005),
                                                np.arange(0.99, 1.0, 0.001), [1.0]]), 4))
 
@@ -317,7 +319,7 @@ def timeline_panel(panel: ResolvedPanel) -> tuple[Drawing, pl.DataFrame]:
         "fillcolor": "rgba(157, 185, 211, 0.6)",
         "hovertemplate": "minute %{x:.0f}: %{y} arrivals<extra></extra>"}))
     drawing.traces.append((0, {
-        "type": "scatter", "mode": "lines", "name": "queue depth (max in minute)",
+        "type": "scatter", "mode": "lines", "name": "max queue depth",
         "x": [m + 0.5 for m in minutes], "y": table["queue_depth_max"].to_list(),
         "line": {"color": PALETTE[3], "width": 2},
         "hovertemplate": "minute %{x:.0f}: up to %{y} queued<extra></extra>"}))
@@ -327,8 +329,8 @@ def timeline_panel(panel: ResolvedPanel) -> tuple[Drawing, pl.DataFrame]:
             "type": "scatter", "mode": "lines", "name": name.removeprefix("alive: "),
             "x": [*minutes, minutes[-1] + 1], "y": [*table[name].to_list(), table[name][-1]],
             "stackgroup": "clusters", "line": {"shape": "hv", "width": 1.5,
-                                               "color": PALETTE[(index + 2) % len(PALETTE)]},
-            "fillcolor": translucent(PALETTE[(index + 2) % len(PALETTE)], 0.35),
+                                               "color": CLUSTER_COLOURS[index % len(CLUSTER_COLOURS)]},
+            "fillcolor": translucent(CLUSTER_COLOURS[index % len(CLUSTER_COLOURS)], 0.35),
             "hovertemplate": f"{name.removeprefix('alive: ')}: %{{y}} alive<extra></extra>"}))
     drawing.traces.append((2, {
         "type": "scatter", "mode": "lines", "name": "cumulative cost",
