@@ -122,7 +122,7 @@ def rendering(repeats: int) -> None:
     """Time building and rendering the 6-panel example: first PNG, then with the browser reused."""
     from autoslo.cli import app
     from autoslo.datatree import DataTree
-    from autoslo.plots import PngRenderer, build_plot
+    from autoslo.plots import PngRenderer, build_plot, validated
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
@@ -141,11 +141,16 @@ def rendering(repeats: int) -> None:
         with PngRenderer() as renderer:
             first = renderer.png(built.figure)
             first_s = time.perf_counter() - began
-            times = []
+            times, floor = [], []
+            empty = validated({"data": [], "layout": {"width": built.figure["layout"]["width"],
+                                                      "height": built.figure["layout"]["height"]}})
             for _ in range(repeats):
                 began = time.perf_counter()
                 renderer.png(built.figure)
                 times.append(time.perf_counter() - began)
+                began = time.perf_counter()
+                renderer.png(empty)  # Kaleido's own cost per image (it reloads its page after each)
+                floor.append(time.perf_counter() - began)
         import plotly.graph_objects as go
 
         began = time.perf_counter()
@@ -158,6 +163,8 @@ def rendering(repeats: int) -> None:
         print(f"  first PNG (starts Chromium)         {first_s:6.2f} s")
         print(f"  each additional PNG, browser reused {extra:6.2f} s  (median of {repeats}, max "
               f"{max(times):.2f} s)")
+        print(f"  an empty figure, browser reused     {statistics.median(floor):6.2f} s  (Kaleido's "
+              "floor per image)")
         print(f"  one PNG with a new browser          {cold_s:6.2f} s")
         print(f"  reusing the browser is {cold_s / extra:.1f}x faster per image; peak memory of "
               f"this process {peak_mb:.0f} MB; target < 0.5 s (median): "

@@ -23,7 +23,7 @@ from autoslo.plots._manifest import resolve_panels
 from autoslo.plots._panels import BUILDERS, Drawing
 from autoslo.results import target_coverage
 
-__all__ = ["PlotOutcome", "PngRenderer", "build_plot", "plot_manifests", "render_plot"]
+__all__ = ["PlotOutcome", "PngRenderer", "build_plot", "plot_manifests", "render_plot", "validated"]
 
 Warn = Callable[[str], None]
 
