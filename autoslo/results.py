@@ -281,9 +281,21 @@ def _integral(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.nda
     return np.diff(covered)
 
 
-def timeline(source: RunSource, window_s: float = 60.0) -> pl.DataFrame:
-    """One run per time window: arrivals, the deepest queue, clusters alive (per size class),
-    cost accrued and cumulative cost.
+NICE_WINDOWS_S = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+
+
+def timeline_window(horizon_s: float) -> float:
+    """A readable window for a run of this length: a minute for runs of half an hour or more
+    (coarser only past 1500 windows), finer for short runs so they still get 60 or more."""
+    if horizon_s >= 1800:
+        return next(w for w in NICE_WINDOWS_S if w >= 60 and horizon_s / w <= 1500)
+    fits = [w for w in NICE_WINDOWS_S if horizon_s / w >= 60]
+    return float(fits[-1]) if fits else NICE_WINDOWS_S[0]
+
+
+def timeline(source: RunSource, window_s: float | None = None) -> pl.DataFrame:
+    """One run per time window (`timeline_window` unless given): arrivals, the deepest queue,
+    clusters alive (per size class), cost accrued and cumulative cost.
 
     Cost is attributed to windows as it is billed: a provisioned cluster evenly over its life
     (ready to removed), a Serverless workgroup in proportion to the query-seconds it ran.
@@ -293,6 +305,9 @@ def timeline(source: RunSource, window_s: float = 60.0) -> pl.DataFrame:
     clusters = _collect(scan_clusters(source))
     horizon = max(float(queries["end_s"].max() or 0.0), float(queries["arrival_s"].max() or 0.0),
                   float(clusters["removed_s"].max() or 0.0) if clusters.height else 0.0)
+    window_s = timeline_window(horizon) if window_s is None else window_s
+    if not window_s > 0:
+        raise InputError(f"must be > 0, got {window_s}", field="window_s")
     edges = window_s * np.arange(max(1, math.ceil(horizon / window_s)) + 1)
     starts_of_window = edges[:-1]
     arrival = queries["arrival_s"].to_numpy()
@@ -310,6 +325,7 @@ def timeline(source: RunSource, window_s: float = 60.0) -> pl.DataFrame:
     carried = np.searchsorted(times, starts_of_window, "right") - 1  # depth entering each window
     depth_max = np.maximum(depth_max, np.where(carried >= 0, depth[np.maximum(carried, 0)], 0))
     columns: dict[str, np.ndarray] = {"window_start_s": starts_of_window,
+                                      "window_s": np.full(starts_of_window.size, window_s),
                                       "arrivals": arrivals.astype(np.int64),
                                       "queue_depth_max": depth_max.astype(np.int64)}
     alive_total = np.zeros(starts_of_window.size, np.int64)

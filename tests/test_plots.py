@@ -189,6 +189,15 @@ def test_timeline_counts_queue_depth_and_spreads_cost(tree: DataTree) -> None:
     assert table["cost_usd"].to_list() == pytest.approx([1.875, 1.875, 0.0])
 
 
+def test_timeline_window_follows_the_run_length() -> None:
+    from autoslo.results import timeline_window
+
+    assert timeline_window(7200) == 60  # two hours: per minute
+    assert timeline_window(7 * 86400) == 600  # a week: at most 1500 windows
+    assert timeline_window(130) == 2  # a short run still gets 60 or more windows
+    assert timeline_window(7) == 0.1
+
+
 # ---- every panel type, end to end ----------------------------------------------------------------
 
 def all_panels() -> list[dict]:

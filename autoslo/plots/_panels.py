@@ -297,48 +297,63 @@ def _cdf_trace(part: pl.DataFrame, name: str, colour: str, dash: str) -> dict[st
             "hovertemplate": f"<b>{name}</b><br>%{{y:.1f}} % within %{{x:.2f}} s<extra></extra>"}
 
 
+def _per(window_s: float) -> str:
+    """'minute', '5 min', '10 s', '0.1 s': how long one timeline window is."""
+    if window_s == 60:
+        return "minute"
+    return f"{window_s / 60:g} min" if window_s > 60 else f"{window_s:g} s"
+
+
 def timeline_panel(panel: ResolvedPanel) -> tuple[Drawing, pl.DataFrame]:
-    """One run over time: arrivals per minute and queue depth, clusters alive by size, cost."""
+    """One run over time: arrivals per window and queue depth, clusters alive by size, cost."""
     source = panel.sources[0]
-    table = timeline(source, 60.0)
-    minutes = (table["window_start_s"] / 60).to_list()
+    table = timeline(source)
+    window_s = float(table["window_s"][0])
+    horizon_s = float(table["window_start_s"][-1]) + window_s
+    unit, scale = ("min", 60.0) if horizon_s >= 600 else ("s", 1.0)
+    starts = (table["window_start_s"] / scale).to_list()
+    step = window_s / scale
+    ends = [t + step for t in starts]
+    per = _per(window_s)
     drawing = Drawing(panel.title or f"Timeline: {source.label}",
-                      f"{source.kind} run {source.folder.name}; per minute", [
+                      f"{source.kind} run {source.folder.name}; per {per}", [
                           Axis("", "queries", rows=3, row=0, x={"showticklabels": False},
                                y={"rangemode": "tozero"}),
                           Axis("", "clusters alive", rows=3, row=1, x={"showticklabels": False},
                                y={"rangemode": "tozero", "dtick": 1 if int(
                                    table["clusters_alive"].max() or 0) <= 6 else None}),
-                          Axis("time since workload start (min)", "cost (USD)", rows=3, row=2,
+                          Axis(f"time since workload start ({unit})", "cost (USD)", rows=3, row=2,
                                y={"rangemode": "tozero"})])
-    # a filled step line, not bars: one SVG path instead of one per minute (renders much faster)
+    where = f"%{{x:.4g}} {unit}"
+    # a filled step line, not bars: one SVG path instead of one per window (renders much faster)
     drawing.traces.append((0, {
-        "type": "scatter", "mode": "lines", "name": "arrivals per minute",
-        "x": [*minutes, minutes[-1] + 1], "y": [*table["arrivals"].to_list(), table["arrivals"][-1]],
+        "type": "scatter", "mode": "lines", "name": f"arrivals per {per}",
+        "x": [*starts, ends[-1]], "y": [*table["arrivals"].to_list(), table["arrivals"][-1]],
         "line": {"color": "#7FA3C6", "width": 1, "shape": "hv"}, "fill": "tozeroy",
         "fillcolor": "rgba(157, 185, 211, 0.6)",
-        "hovertemplate": "minute %{x:.0f}: %{y} arrivals<extra></extra>"}))
+        "hovertemplate": f"from {where}: %{{y}} arrivals<extra></extra>"}))
     drawing.traces.append((0, {
         "type": "scatter", "mode": "lines", "name": "max queue depth",
-        "x": [m + 0.5 for m in minutes], "y": table["queue_depth_max"].to_list(),
-        "line": {"color": PALETTE[3], "width": 2},
-        "hovertemplate": "minute %{x:.0f}: up to %{y} queued<extra></extra>"}))
+        "x": [*starts, ends[-1]],
+        "y": [*table["queue_depth_max"].to_list(), table["queue_depth_max"][-1]],
+        "line": {"color": PALETTE[3], "width": 2, "shape": "hv"},
+        "hovertemplate": f"from {where}: up to %{{y}} queued<extra></extra>"}))
     classes = [c for c in table.columns if c.startswith("alive: ")]
     for index, name in enumerate(classes):
+        colour = CLUSTER_COLOURS[index % len(CLUSTER_COLOURS)]
         drawing.traces.append((1, {
             "type": "scatter", "mode": "lines", "name": name.removeprefix("alive: "),
-            "x": [*minutes, minutes[-1] + 1], "y": [*table[name].to_list(), table[name][-1]],
-            "stackgroup": "clusters", "line": {"shape": "hv", "width": 1.5,
-                                               "color": CLUSTER_COLOURS[index % len(CLUSTER_COLOURS)]},
-            "fillcolor": translucent(CLUSTER_COLOURS[index % len(CLUSTER_COLOURS)], 0.35),
+            "x": [*starts, ends[-1]], "y": [*table[name].to_list(), table[name][-1]],
+            "stackgroup": "clusters", "line": {"shape": "hv", "width": 1.5, "color": colour},
+            "fillcolor": translucent(colour, 0.35),
             "hovertemplate": f"{name.removeprefix('alive: ')}: %{{y}} alive<extra></extra>"}))
     drawing.traces.append((2, {
         "type": "scatter", "mode": "lines", "name": "cumulative cost",
-        "x": [m + 1 for m in minutes], "y": table["cumulative_cost_usd"].to_list(),
+        "x": [0.0, *ends], "y": [0.0, *table["cumulative_cost_usd"].to_list()],
         "line": {"color": panel.colours[source.label], "width": 2.5},
-        "hovertemplate": "by minute %{x:.0f}: %{y:.4f} USD<extra></extra>"}))
+        "hovertemplate": f"by {where}: %{{y:.4f}} USD<extra></extra>"}))
     for axis in (0, 1, 2):
-        drawing.axes[axis].x["range"] = [0, minutes[-1] + 1]
+        drawing.axes[axis].x["range"] = [0, ends[-1]]
     return drawing, table
 
 
