@@ -49,7 +49,8 @@ def resolve_runs(names: Sequence[str], tree: DataTree, model_ref: str | None) ->
         label = folder.name if live else f"{folder.parent.name}/{folder.name}"
         sources.append(RunSource(label, folder, "live" if live else "simulator",
                                  workload if workload is not None and workload.is_dir() else None,
-                                 model_ref))
+                                 model_ref, ref=tree.relative(folder) if tree.contains(folder)
+                                 else None))
     return sources
 
 

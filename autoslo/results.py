@@ -42,6 +42,7 @@ class RunSource:
     workload_path: Path | None = None
     model_ref: str | None = None
     colour: str | None = None
+    ref: str | None = None  # the folder relative to the data root, for tables (cwd-independent)
 
     @property
     def queries_path(self) -> Path:
@@ -185,7 +186,7 @@ def _labels(sources: Sequence[RunSource]) -> pl.DataFrame:
     return pl.DataFrame({
         "run": pl.Series(range(len(sources)), dtype=pl.Int32),
         "label": [s.label for s in sources], "kind": [s.kind for s in sources],
-        "folder": [display_path(s.folder) for s in sources]})
+        "folder": [s.ref or display_path(s.folder) for s in sources]})
 
 
 def _collect(frame: pl.LazyFrame) -> pl.DataFrame:

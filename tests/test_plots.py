@@ -243,13 +243,17 @@ def test_every_panel_type_renders_with_csvs_that_match_by_hand(tree: DataTree, c
     assert live["live_folder"][0].endswith("runs/20261122T101112345Z")
 
 
-def test_example_manifest_plots_the_execution_example(tree: DataTree, cli) -> None:
+def test_example_manifest_plots_the_execution_example(tree: DataTree, cli, monkeypatch) -> None:
     shutil.copytree(combination_dir(tree, "wlm"), tree.simulator_run_dir(
         "example", _serverless_id(tree)))
     result = cli("plot", "--manifest", "data/manifests/plotting/example.yml", "--no-png")
     assert result.code == 0, result.err
     assert "example: data/plots/example.html (+ 6 CSV table(s)" in result.out
     assert not tree.plot_png("example").exists()
+    tables = {p.name: p.read_bytes() for p in tree.plots_dir().glob("*.csv")}
+    monkeypatch.chdir(tree.root)  # reproducible: the same tables again, from another folder
+    assert cli("plot", "--manifest", "manifests/plotting/example.yml", "--no-png").code == 0
+    assert {p.name: p.read_bytes() for p in tree.plots_dir().glob("*.csv")} == tables
 
 
 def _serverless_id(tree: DataTree) -> str:

@@ -161,7 +161,8 @@ def _simulator_source(combination: Combination, point: CombinationPoint, tree: D
             f"them with `autoslo execute {finder.execution_manifest(combination)}`",
             source=source, field=field_path)
     return RunSource(combination.label, folder, "simulator", combination.workload_path,
-                     combination.config.config.latency_model.model, point.colour)
+                     combination.config.config.latency_model.model, point.colour,
+                     tree.relative(folder))
 
 
 def _live_source(combination: Combination, point: CombinationPoint, tree: DataTree,
@@ -199,7 +200,8 @@ def _live_source(combination: Combination, point: CombinationPoint, tree: DataTr
                          f"tables in {display_path(folder)}; run it again with {create}",
                          source=source, field=field_path)
     return RunSource(combination.label, folder, "live", combination.workload_path,
-                     combination.config.config.latency_model.model, point.colour)
+                     combination.config.config.latency_model.model, point.colour,
+                     tree.relative(folder))
 
 
 def _tuner_run(point: TunerPoint, tree: DataTree, finder: _Finder, source: str | None,
