@@ -169,6 +169,27 @@ def test_the_same_runs_scored_against_two_specs(tree: DataTree) -> None:
     assert (a["violations"], a["within_tau"]) == (1, True)  # only the timeout misses
 
 
+def test_kappa_targets_come_from_the_runs_workload(tree: DataTree, tmp_path: Path) -> None:
+    import datetime as dt
+
+    from autoslo.config import SloSpec, WorkloadMeta
+    from autoslo.config.workload import WorkloadSource
+    from autoslo.workload import save_workload
+
+    # isolated runtimes 1, 2, 3, ... 8 s: with kappa 2 the targets are 2, 4, ... 16 s, so of the
+    # latencies 1, 5, 12, 3, 15, 25, 2 and a timeout, queries 1, 2, 4, 5 and 7 miss: 5 of 8
+    save_workload(tree, pl.DataFrame({
+        "query_id": list(range(8)), "arrival_s": FIXTURE_A["arrival_s"],
+        "template_id": FIXTURE_A["template_id"], "runtime_s": [float(i + 1) for i in range(8)]}),
+        WorkloadMeta(name="tiny", start=dt.datetime(2026, 11, 2, tzinfo=dt.UTC), queries=8,
+                     source=WorkloadSource(kind="generated")))
+    kappa = SloSpec.model_validate({"tau": 0.5, "reference": {"kind": "serverless", "rpu": 8},
+                                    "default": {"kappa": 2}})
+    source = RunSource("A", combination_dir(tree, "wlm"), workload_path=tree.workload_dir("tiny"))
+    row = per_run([source], kappa, References(tree)).row(0, named=True)
+    assert (row["violations"], row["within_tau"]) == (5, False)
+
+
 def test_per_group_and_per_window(tree: DataTree) -> None:
     groups = per_group(sources(tree)[:1], spec(), References(tree))
     assert groups.select("template_id", "queries", "violations").rows() == [("a", 4, 1), ("b", 4, 2)]
