@@ -378,6 +378,11 @@ def test_unknown_panel_type_and_bad_colour(tree: DataTree, cli) -> None:
                                 "points": [point("wlm", "A", colour="blurple")]}])
     line = one_line_error(cli("plot", "--manifest", "data/manifests/plotting/x.yml"))
     assert line.startswith("data/manifests/plotting/x.yml: panels[0].points[0].colour: must be a colour")
+    write_manifest(tree, "x", [{"type": "violation_bars", "slo": "slos/tiny.yml", "by": "template_id",
+                                "points": [point("wlm", "A")]}])
+    line = one_line_error(cli("plot", "--manifest", "data/manifests/plotting/x.yml"))
+    assert line == ("data/manifests/plotting/x.yml: panels[0].by: applies to latency_cdf panels "
+                    "only, not violation_bars")
 
 
 def test_a_bad_manifest_writes_nothing_for_the_good_one(tree: DataTree, cli) -> None:
