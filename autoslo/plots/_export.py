@@ -180,11 +180,14 @@ def html(fig: dict[str, Any]) -> str:
 def staged(paths: list[Path]) -> Iterator[dict[Path, Path]]:
     """Temp files for `paths`, renamed into place together only if the block succeeds."""
     temps: dict[Path, Path] = {}
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         for path in paths:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             os.close(fd)
+            os.chmod(tmp, 0o666 & ~umask)  # plots are for sharing: the usual file mode, not 0600
             temps[path] = Path(tmp)
         yield temps
         for path, tmp in temps.items():
