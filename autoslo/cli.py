@@ -241,7 +241,8 @@ def plot(
                        "data/runs/map.yml, or the point's run_timestamp) instead of the simulator.")
     ] = False,
     png: Annotated[bool, typer.Option(
-        "--png/--no-png", help="Write the PNG (needs Chromium); the HTML and CSVs always.")] = True,
+        "--png/--no-png", help="Write the PNG (needs Chromium; --no-png removes an older one); "
+                               "the HTML and CSVs always.")] = True,
 ) -> None:
     """Draw the SLO performance of execution outputs: data/plots/<plot_name>.png, .html and CSVs."""
     from autoslo.datatree import display_path

@@ -385,6 +385,19 @@ def test_unknown_panel_type_and_bad_colour(tree: DataTree, cli) -> None:
                     "only, not violation_bars")
 
 
+def test_a_new_version_of_a_plot_leaves_nothing_stale_beside_it(tree: DataTree, cli) -> None:
+    two = [{"type": "violation_bars", "slo": "slos/tiny.yml", "points": [point("wlm", "A")]}] * 2
+    write_manifest(tree, "p", two)
+    tree.plots_dir().mkdir(parents=True)
+    tree.plot_png("p").write_bytes(b"an older PNG")
+    assert cli("plot", "--manifest", "data/manifests/plotting/p.yml", "--no-png").code == 0
+    assert len(list(tree.plots_dir().glob("p.panel*.csv"))) == 2
+    write_manifest(tree, "p", two[:1])
+    assert cli("plot", "--manifest", "data/manifests/plotting/p.yml", "--no-png").code == 0
+    assert sorted(p.name for p in tree.plots_dir().iterdir()) == [
+        "p.html", "p.panel1-violation_bars.csv"]
+
+
 def test_a_bad_manifest_writes_nothing_for_the_good_one(tree: DataTree, cli) -> None:
     write_manifest(tree, "good", [{"type": "violation_bars", "slo": "slos/tiny.yml",
                                    "points": [point("wlm", "A")]}])

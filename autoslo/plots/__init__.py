@@ -96,6 +96,10 @@ def render_plot(built: BuiltPlot, tree: DataTree, renderer: PngRenderer | None) 
         temps[html_path].write_text(page, encoding="utf-8")
         for path, (_, table) in zip(csv_paths, built.tables, strict=True):
             temps[path].write_text(csv_text(table), encoding="utf-8")
+    # what an earlier version of this plot wrote and this one did not must not sit beside it
+    stale = [p for p in tree.plots_dir().glob(f"{built.name}.panel*.csv") if p not in csv_paths]
+    for path in [*stale, *([png_path] if png is None else [])]:
+        path.unlink(missing_ok=True)
     return PlotOutcome(built.name, png_path if png is not None else None, html_path, csv_paths,
                        png_s)
 
