@@ -265,10 +265,54 @@ def _int_list(text: str | None, option: str) -> list[int] | None:
     return values
 
 
-@app.command(context_settings=_PASSTHROUGH)
-def plot() -> None:
-    """Draw the SLO performance of execution outputs into a PNG (not built yet)."""
-    _not_built("plot", "result aggregation and Plotly/Kaleido panels", 8)
+@app.command()
+def plot(
+    ctx: typer.Context,
+    manifest: Annotated[list[Path], typer.Option(
+        help="Plotting manifest (data/manifests/plotting/<plot_name>.yml); repeat for several "
+             "(one browser renders them all).")],
+    live: Annotated[bool, typer.Option(
+        "--live", help="Plot live runs (the newest complete run of each combination in "
+                       "data/runs/map.yml, or the point's run_timestamp) instead of the simulator.")
+    ] = False,
+    png: Annotated[bool, typer.Option(
+        "--png/--no-png", help="Write the PNG (needs Chromium; --no-png removes an older one); "
+                               "the HTML and CSVs always.")] = True,
+) -> None:
+    """Draw the SLO performance of execution outputs: data/plots/<plot_name>.png, .html and CSVs."""
+    from autoslo.datatree import display_path
+    from autoslo.plots import plot_manifests
+
+    tree: DataTree = ctx.obj
+    outcomes = plot_manifests(manifest, tree, live=live, png=png,
+                              warn=lambda line: typer.echo(line, err=True))
+    for outcome in outcomes:
+        written = [p for p in (outcome.png, outcome.html) if p is not None]
+        typer.echo(f"{outcome.name}: {', '.join(display_path(p) for p in written)} "
+                   f"(+ {len(outcome.tables)} CSV table(s) beside them)")
+
+
+@app.command()
+def compare(
+    ctx: typer.Context,
+    runs: Annotated[list[str], typer.Argument(
+        help="Run folders (data/simulator_runs/<workload_id>/<config_id>, data/runs/<stamp>) or "
+             "live run timestamps.")],
+    slo: Annotated[Path, typer.Option(help="Score every run against this SLO spec.")],
+    model: Annotated[str | None, typer.Option(
+        help="Latency model (data-relative, e.g. models/x) for kappa targets; default: the "
+             "workload's runtime_s as measured.")] = None,
+) -> None:
+    """Print a table of per-run metrics (cost, violation rate, latency percentiles) to compare runs."""
+    from autoslo.compare import compare_table, resolve_runs
+    from autoslo.config import SloSpec, load_model
+
+    tree: DataTree = ctx.obj
+    if len(runs) < 1:
+        raise AutosloError("give at least one run")
+    spec = load_model(slo, SloSpec)
+    sources = resolve_runs(runs, tree, model)
+    compare_table(sources, spec, tree, slo, warn=lambda line: typer.echo(line, err=True))
 
 
 @app.command()

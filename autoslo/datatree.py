@@ -106,6 +106,11 @@ class DataTree:
     def plot_html(self, plot_name: str) -> Path:
         return self.plots_dir() / (check_name(plot_name, "plot name") + ".html")
 
+    def plot_table(self, plot_name: str, panel_index: int, panel_type: str) -> Path:
+        """The CSV of one panel's table, beside the plot's PNG (panels counted from 1)."""
+        return self.plots_dir() / (f"{check_name(plot_name, 'plot name')}.panel{panel_index}-"
+                                   f"{check_name(panel_type, 'panel type')}.csv")
+
     def create_run_dir(self, now: datetime | None = None) -> tuple[str, Path]:
         """Claim a new live-run folder with an exclusive mkdir; never reuses a timestamp.
 

@@ -11,6 +11,7 @@ unfinished queries as infinitely slow.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -19,6 +20,7 @@ from autoslo.config.slo import LatencyTarget, SloSpec
 from autoslo.errors import InputError
 
 INF = float("inf")
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,8 @@ def reference_latencies(workload: object, spec: SloSpec, model: object | None) -
     return pl.DataFrame({"query_id": workload.queries["query_id"], "reference_s": runtimes})
 
 
-def _uses_kappa(spec: SloSpec) -> bool:
+def uses_kappa(spec: SloSpec) -> bool:
+    """Whether any target is relative (then reference latencies are needed to score)."""
     return any(t.kappa is not None for t in [*spec.targets, spec.default] if t is not None)
 
 
@@ -80,15 +83,18 @@ def _target_expr(target: LatencyTarget) -> pl.Expr:
     return pl.col("reference_s") * float(target.kappa)  # type: ignore[arg-type]
 
 
-def with_targets(queries: pl.DataFrame, spec: SloSpec,
-                 reference: pl.DataFrame | None = None) -> pl.DataFrame:
-    """The result table plus `target_s` (null = no target) and `violated` columns."""
+def with_targets(queries: Frame, spec: SloSpec, reference: Frame | None = None) -> Frame:
+    """The result table plus `target_s` (null = no target) and `violated` columns.
+
+    Works on eager and lazy frames alike (the reference must be of the same kind), so
+    aggregation over many runs can stay lazy.
+    """
     frame = queries
-    if _uses_kappa(spec):
+    if uses_kappa(spec):
         if reference is None:
             raise InputError("the SLO spec uses kappa targets: reference latencies are needed")
         frame = frame.join(reference, on="query_id", how="left", maintain_order="left")
-    has_group = "query_group" in frame.columns
+    has_group = "query_group" in frame.collect_schema().names()
     target = pl.lit(None, dtype=pl.Float64)
     if spec.default is not None:
         target = _target_expr(spec.default)

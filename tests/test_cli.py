@@ -28,7 +28,7 @@ def test_help_lists_every_entry_point_without_heavy_imports() -> None:
 
 
 @pytest.mark.parametrize(("command", "manifest", "issue"), [
-    ("plot", "tuning", 8), ("model", "tuning", 4)])
+    ("model", "tuning", 4)])
 def test_unbuilt_commands_say_so_and_exit_2(cli, command: str, manifest: str, issue: int) -> None:
     result = cli(*command.split(), "--manifest", f"data/manifests/{manifest}/example.yml")
     assert result.code == 2

@@ -176,6 +176,9 @@ class Panel(StrictModel):
     type: PanelType
     title: str | None = None
     slo: str | None = None
+    by: Literal["template_id", "query_group"] | None = Field(
+        default=None, description="latency_cdf: one curve per template or per query group "
+        "(default: query groups when the spec targets them and the runs have them)")
     points: Annotated[list[Point], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -188,6 +191,8 @@ class Panel(StrictModel):
         if self.type != "tuner_progress" and any(tuner):
             raise RuleError("points", f"a {self.type} panel takes (workload, execution_config) "
                             "points, not tuner_run")
+        if self.by is not None and self.type != "latency_cdf":
+            raise RuleError("by", f"applies to latency_cdf panels only, not {self.type}")
         if self.type == "timeline" and len(self.points) != 1:
             raise RuleError("points", f"a timeline panel shows one run, got {len(self.points)} "
                             "points")
