@@ -35,9 +35,9 @@ lint: venv
 test: setup lint  ## set up everything, then run the whole suite
 	$(BIN)/python -m pytest
 
-demo: setup  ## set up everything, then run the main job
+demo: setup  ## set up everything, then run the main job: tune -> execute -> plot through the flows
 	$(BIN)/autoslo validate
-	$(BIN)/autoslo tune --manifest data/manifests/tuning/example.yml
+	RAY_AUTH_MODE=disabled PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/python flows/demo.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

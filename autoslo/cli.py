@@ -425,6 +425,52 @@ def export_config(
                           indent=2))
 
 
+storage_app = typer.Typer(help="Mirror the data tree to and from S3 (a prefect-aws S3Bucket block).",
+                          no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(storage_app, name="storage")
+
+
+def _sync(ctx: typer.Context, direction: str, path: str | None, block: str | None,
+          delete: bool) -> None:
+    from autoslo.storage import load_bucket, pull, push
+
+    tree: DataTree = ctx.obj
+    if path is not None:
+        tree.ref(path, field="PATH")  # data-relative and inside the tree
+    bucket = load_bucket(block)
+    action = push if direction == "push" else pull
+    report = action(tree.root, bucket, path, delete=delete)
+    typer.echo(report.line("uploaded" if direction == "push" else "downloaded"))
+
+
+@storage_app.command("push")
+def storage_push(
+    ctx: typer.Context,
+    path: Annotated[str | None, typer.Argument(help="Data-relative folder or file (default: all).")
+                    ] = None,
+    block: Annotated[str | None, typer.Option(
+        help="S3Bucket block name (default: $AUTOSLO_STORAGE=s3-bucket/<name>).")] = None,
+    delete: Annotated[bool, typer.Option(
+        "--delete", help="Also delete objects that no longer exist locally.")] = False,
+) -> None:
+    """Upload new and changed files of the data tree (checked by size and hash)."""
+    _sync(ctx, "push", path, block, delete)
+
+
+@storage_app.command("pull")
+def storage_pull(
+    ctx: typer.Context,
+    path: Annotated[str | None, typer.Argument(help="Data-relative folder or file (default: all).")
+                    ] = None,
+    block: Annotated[str | None, typer.Option(
+        help="S3Bucket block name (default: $AUTOSLO_STORAGE=s3-bucket/<name>).")] = None,
+    delete: Annotated[bool, typer.Option(
+        "--delete", help="Also delete local files that no longer exist in the bucket.")] = False,
+) -> None:
+    """Download new and changed objects into the data tree (checked by size and hash)."""
+    _sync(ctx, "pull", path, block, delete)
+
+
 live_app = typer.Typer(help="Look after live clusters.", no_args_is_help=True,
                        rich_markup_mode=None)
 app.add_typer(live_app, name="live")

@@ -32,15 +32,46 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def task_runner() -> Any:
-    """Ray for mapped tasks: local (2 CPUs here, no dashboard) or an existing cluster."""
+    """Ray for mapped tasks: local (all cores, no dashboard) or the cluster at AUTOSLO_RAY_ADDRESS
+    (checked when a flow run starts, so a wrong address fails the run with one clear line)."""
     from prefect_ray import RayTaskRunner
+
+    class CheckedRayTaskRunner(RayTaskRunner):  # type: ignore[misc]
+        def __enter__(self) -> Any:
+            if self.address:
+                _check_reachable(self.address)
+            return super().__enter__()
+
+        def duplicate(self) -> Any:
+            return type(self)(address=self.address, init_kwargs=self.init_kwargs)
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     address = os.environ.get(RAY_ADDRESS_ENV)
     if address:
-        return RayTaskRunner(address=address)
-    return RayTaskRunner(init_kwargs={"num_cpus": os.cpu_count() or 2, "include_dashboard": False,
-                                      "log_to_driver": False})
+        return CheckedRayTaskRunner(address=address)
+    return CheckedRayTaskRunner(init_kwargs={"num_cpus": os.cpu_count() or 2,
+                                             "include_dashboard": False, "log_to_driver": False})
+
+
+def result_settings() -> dict[str, Any]:
+    """With `AUTOSLO_STORAGE=s3-bucket/<block>`, flow and task results persist to that bucket
+    (the variable is also the block's Prefect slug); otherwise Prefect's defaults."""
+    slug = os.environ.get("AUTOSLO_STORAGE")
+    return {"result_storage": slug, "persist_result": True} if slug else {}
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once, by name, when the configured Ray cluster does not answer."""
+    import socket
+
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=5):
+            return
+    except (OSError, ValueError) as exc:
+        raise AutosloError(f"{RAY_ADDRESS_ENV}: cannot reach Ray at {address!r} ({exc}); unset it "
+                           "to use a local Ray on this machine's cores") from None
 
 
 def _healthy(url: str) -> bool:
@@ -75,10 +106,18 @@ def prefect_api() -> Iterator[str]:
                 raise AutosloError(f"could not start a Prefect server on 127.0.0.1:{port}; set "
                                    "PREFECT_API_URL to a running one")
             time.sleep(0.25)
-        os.environ["PREFECT_API_URL"] = url
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        os.environ["PREFECT_API_URL"] = url  # for Ray workers, which inherit the environment
         print(f"Prefect API for this run: {url} (set PREFECT_API_URL to use your own)",
               file=sys.stderr)
-        yield url
+        with temporary_settings(updates={PREFECT_API_URL: url}):  # for this process
+            try:
+                yield url
+            finally:
+                from prefect.logging.handlers import APILogHandler
+
+                APILogHandler().flush()  # send the last log lines before the server goes
     finally:
         os.environ.pop("PREFECT_API_URL", None)
         server.terminate()
@@ -122,3 +161,25 @@ def user_mistakes_fail_cleanly(body: F) -> F:
             get_run_logger().error(str(exc))
             return Failed(message=str(exc))
     return wrapper  # type: ignore[return-value]
+
+
+def run_script(call: Callable[[], Any]) -> None:
+    """Run a flow from `python flows/<name>.py`: one Prefect API, exit 0 when it completed, else 2
+    with the reason on stderr."""
+    try:
+        with prefect_api():
+            state = call()
+    except AutosloError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(2) from None
+    if not state.is_completed():
+        print(f"flow run {state.name}: {state.message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def ship_by_value(module_name: str) -> None:
+    """Let Ray workers run a flow module's tasks although they cannot import `flows/` (Prefect
+    loads a deployment's entrypoint from a file path): pickle the module's functions by value."""
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[module_name])

@@ -21,7 +21,9 @@ from autoslo.execute import simulate_combination
 from autoslo.orchestrate import (
     flow_data_tree,
     input_path,
-    prefect_api,
+    result_settings,
+    run_script,
+    ship_by_value,
     task_runner,
     user_mistakes_fail_cleanly,
 )
@@ -37,6 +39,8 @@ def simulate(combination: Combination, root: str, force: bool) -> dict[str, Any]
             "pid": os.getpid(), **{k: outcome.summary[k] for k in ("queries", "cost_usd")},
             "p95_s": outcome.summary["latency_s"]["p95"]}
 
+ship_by_value(__name__)
+
 
 @task(cache_policy=NO_CACHE)
 def replay_live(combination: Combination, manifest: ExecutionManifest, root: str,
@@ -51,7 +55,7 @@ def replay_live(combination: Combination, manifest: ExecutionManifest, root: str
             "status": outcome.record.status, "cost_usd": outcome.summary["cost_usd"]}
 
 
-@flow(name="execute", task_runner=task_runner(), log_prints=True)
+@flow(name="execute", task_runner=task_runner(), log_prints=True, **result_settings())
 @user_mistakes_fail_cleanly
 def execute(manifest: str = "manifests/execution/example.yml", live: bool = False,
             force: bool = False, yes: bool = False) -> list[dict[str, Any]]:
@@ -81,10 +85,8 @@ def main() -> None:
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--yes", action="store_true")
     args = parser.parse_args()
-    with prefect_api():
-        state = execute(manifest=args.manifest, live=args.live, force=args.force, yes=args.yes,
-                        return_state=True)
-    raise SystemExit(0 if state.is_completed() else 2)
+    run_script(lambda: execute(manifest=args.manifest, live=args.live, force=args.force,
+                               yes=args.yes, return_state=True))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ from autoslo.plots._manifest import resolve_panels
 from autoslo.plots._panels import BUILDERS, Drawing
 from autoslo.results import target_coverage
 
-__all__ = ["PlotOutcome", "PngRenderer", "build_plot", "plot_manifests", "render_plot", "validated"]
+__all__ = ["PlotOutcome", "PngRenderer", "PreparedPlot", "assemble_plot", "build_plot", "draw_panel",
+           "plot_manifests", "prepare_plot", "render_plot", "validated"]
 
 Warn = Callable[[str], None]
 
@@ -48,9 +49,19 @@ class PlotOutcome:
     png_s: float
 
 
-def build_plot(manifest_path: Path, tree: DataTree, *, live: bool = False,
-               warn: Warn | None = None) -> BuiltPlot:
-    """Resolve a plotting manifest's points, compute every panel's table and the figure."""
+@dataclass(frozen=True)
+class PreparedPlot:
+    """A manifest with its points resolved: the panels still to draw."""
+
+    name: str
+    manifest: PlottingManifest
+    panels: list[Any]
+    live: bool
+
+
+def prepare_plot(manifest_path: Path, tree: DataTree, *, live: bool = False,
+                 warn: Warn | None = None) -> PreparedPlot:
+    """Resolve a plotting manifest's points (and warn about SLO targets that match nothing)."""
     source = display_path(manifest_path)
     name = check_name(manifest_path.stem, "plot name (the manifest's file name)")
     manifest = load_model(manifest_path, PlottingManifest)
@@ -66,17 +77,30 @@ def build_plot(manifest_path: Path, tree: DataTree, *, live: bool = False,
         checked.add(key)
         for line in target_coverage(panel.sources, panel.spec):
             say(f"warning: {source}: panels[{panel.index}].slo ({panel.spec_ref}): {line}")
-    drawings: list[Drawing] = []
-    tables: list[tuple[str, pl.DataFrame]] = []
-    for panel in panels:
-        drawing, table = BUILDERS[panel.panel.type](panel)
-        drawings.append(drawing)
-        tables.append((panel.panel.type, table))
-    title = manifest.title or name
-    if live:
-        title += " (live runs)"
-    return BuiltPlot(name, validated(figure(title, drawings, manifest.columns, manifest.width_px,
-                                            manifest.height_px_per_row)), tables)
+    return PreparedPlot(name, manifest, list(panels), live)
+
+
+def draw_panel(panel: Any) -> tuple[Drawing, tuple[str, pl.DataFrame]]:
+    """One panel's figure parts and the table behind it (independent of the other panels)."""
+    drawing, table = BUILDERS[panel.panel.type](panel)
+    return drawing, (panel.panel.type, table)
+
+
+def assemble_plot(prepared: PreparedPlot,
+                  drawn: Sequence[tuple[Drawing, tuple[str, pl.DataFrame]]]) -> BuiltPlot:
+    """The grid figure from the drawn panels, in manifest order."""
+    manifest = prepared.manifest
+    title = (manifest.title or prepared.name) + (" (live runs)" if prepared.live else "")
+    return BuiltPlot(prepared.name, validated(figure(
+        title, [d for d, _ in drawn], manifest.columns, manifest.width_px,
+        manifest.height_px_per_row)), [t for _, t in drawn])
+
+
+def build_plot(manifest_path: Path, tree: DataTree, *, live: bool = False,
+               warn: Warn | None = None) -> BuiltPlot:
+    """Resolve a plotting manifest's points, compute every panel's table and the figure."""
+    prepared = prepare_plot(manifest_path, tree, live=live, warn=warn)
+    return assemble_plot(prepared, [draw_panel(panel) for panel in prepared.panels])
 
 
 def render_plot(built: BuiltPlot, tree: DataTree, renderer: PngRenderer | None) -> PlotOutcome:
