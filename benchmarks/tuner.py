@@ -263,8 +263,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tree = make_tree(Path(tmp) / "data", rate_per_s=0.03 if args.smoke else 0.23)
         optimality(tree, 2 if args.smoke else 5, args.smoke)
-        value(tree, 20 if args.smoke else 150)
-        value_provisioned(tree, 20 if args.smoke else 150)
+        value(tree, 20 if args.smoke else 400)
+        value_provisioned(tree, 20 if args.smoke else 400)
         speed(tree, 10 if args.smoke else 200, 2 if args.smoke else 10)
 
 

@@ -149,6 +149,9 @@ class TunerConfig(StrictModel):
     spin_up_plan: SpinUpPlan | None = None
     sampler: Literal["tpe", "random", "grid", "cmaes", "nsga2"] = "tpe"
     n_trials: Annotated[int, AfterValidator(between(1, 100_000))]
+    local_search: Annotated[float, AfterValidator(between(0, 0.9))] = Field(
+        default=0.3, description="tpe: share of the trials spent on one-step moves around the "
+                                 "best config so far (0 = sample them all)")
     seed: Annotated[int, AfterValidator(between(0, 2**32 - 1))] = 0
     parallelism: Parallelism = Parallelism()
 

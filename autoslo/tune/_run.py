@@ -191,9 +191,13 @@ def run_tuning(inputs: TuningInputs, tree: DataTree, *, force: bool = False,
             if "Study.stop" not in str(exc):
                 raise
 
+    searcher = _LocalSearch(inputs, study, tau)
     try:
         while done < n_trials:
-            batch = [study.ask() for _ in range(min(pool.batch_size, n_trials - done))]
+            size = min(pool.batch_size, n_trials - done)
+            if tuner.sampler == "tpe" and done >= n_trials - round(tuner.local_search * n_trials):
+                searcher.enqueue(size)
+            batch = [study.ask() for _ in range(size)]
             params = [inputs.space.suggest(trial) for trial in batch]
             data = [inputs.space.apply(p) for p in params]
             results = pool(data, prices, best)
@@ -216,6 +220,40 @@ def run_tuning(inputs: TuningInputs, tree: DataTree, *, force: bool = False,
         pool.close()
     return _finish(inputs, tree, study, scenarios, spec, tau, model_ref, prices, folder,
                    time.perf_counter() - began, say)
+
+
+class _LocalSearch:
+    """One-step moves around the best trial so far (feasible and cheapest, else least violating),
+    queued into the study in a seeded order; each config is tried once."""
+
+    def __init__(self, inputs: TuningInputs, study: Any, tau: float) -> None:
+        import random
+
+        self.space, self.study, self.tau = inputs.space, study, tau
+        self.rng = random.Random(inputs.tuner.seed)
+
+    @staticmethod
+    def _key(params: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(sorted((k, round(v, 6) if isinstance(v, float) else v)
+                            for k, v in params.items()))
+
+    def enqueue(self, count: int) -> None:
+        trials = [t for t in self.study.trials if t.state.is_finished()]
+        scored = [t for t in trials if "cost_usd" in t.user_attrs]
+        if not scored:
+            return
+        ranked = sorted(scored, key=lambda t: (
+            not t.user_attrs["feasible"],
+            0.0 if t.user_attrs["feasible"] else t.user_attrs["violation"],
+            t.user_attrs["cost_usd"], t.number))
+        tried = {self._key(t.params) for t in self.study.trials}
+        for start in ranked:  # the best trial first; once its moves are spent, the next one
+            moves = [m for m in self.space.neighbors(start.params) if self._key(m) not in tried]
+            if moves:
+                self.rng.shuffle(moves)
+                for move in moves[:count]:
+                    self.study.enqueue_trial(move, skip_if_exists=True)
+                return
 
 
 def _default_evaluator(workers: int, address: str | None) -> Callable[[ScorerSpec], Evaluator]:

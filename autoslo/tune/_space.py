@@ -98,6 +98,67 @@ class SearchSpace:
                     params[SPIN_UP_LIFETIME.format(i)] = plan.lifetime_s.low
         return params
 
+    def neighbors(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Configs one step away: each dimension moved by one step (one other choice), and each
+        spin-up's window moved with its end kept."""
+        moves: list[dict[str, Any]] = []
+        for name, values in self._steps(params).items():
+            moves += [{**params, name: v} for v in values]
+        plan = self.tuner.spin_up_plan
+        if plan is not None:  # an absent spin-up is tried on a coarse grid of times (x lifetimes)
+            lives: list[Any] = ([None] if not isinstance(plan.lifetime_s, FloatDistribution)
+                                else _coarse(plan.lifetime_s))
+            for i in range(plan.max_spin_ups):
+                if params[SPIN_UP_SIZE.format(i)]:
+                    continue
+                for size in plan.sizes:
+                    for at in _coarse(plan.at_s):
+                        for life in lives:
+                            move = {**params, SPIN_UP_SIZE.format(i): size,
+                                    SPIN_UP_AT.format(i): at}
+                            if life is not None:
+                                move[SPIN_UP_LIFETIME.format(i)] = life
+                            moves.append(move)
+                break  # one absent spin-up stands for all (they are interchangeable)
+        if plan is not None and isinstance(plan.lifetime_s, FloatDistribution):
+            for i in range(plan.max_spin_ups):
+                at, life = SPIN_UP_AT.format(i), SPIN_UP_LIFETIME.format(i)
+                if not params.get(SPIN_UP_SIZE.format(i)):
+                    continue
+                for sign in (-1, 1):
+                    new_at = _stepped(plan.at_s, params[at], sign)
+                    new_life = _stepped(plan.lifetime_s, params[life], -sign)
+                    if new_at is not None and new_life is not None:
+                        moves.append({**params, at: new_at, life: new_life})
+        return moves
+
+    def _steps(self, params: dict[str, Any]) -> dict[str, list[Any]]:
+        steps: dict[str, list[Any]] = {}
+        dims: dict[str, Any] = dict(self.tuner.search_space)
+        plan = self.tuner.spin_up_plan
+        if plan is not None:
+            for i in range(plan.max_spin_ups):
+                dims[SPIN_UP_AT.format(i)] = plan.at_s
+                dims[SPIN_UP_SIZE.format(i)] = CategoricalDistribution(
+                    type="categorical", choices=[0, *plan.sizes])
+                if isinstance(plan.lifetime_s, FloatDistribution):
+                    dims[SPIN_UP_LIFETIME.format(i)] = plan.lifetime_s
+        idle = {name for i in range(plan.max_spin_ups) if not params[SPIN_UP_SIZE.format(i)]
+                for name in (SPIN_UP_AT.format(i), SPIN_UP_LIFETIME.format(i))} if plan else set()
+        for name, dist in dims.items():
+            if name in idle:  # an absent spin-up's time and lifetime change nothing
+                continue
+            value = params[name]
+            if isinstance(dist, CategoricalDistribution):
+                at = dist.choices.index(value)
+                others = (dist.choices if len(dist.choices) <= 4
+                          else dist.choices[max(0, at - 1):at + 2])
+                steps[name] = [c for c in others if c != value]
+            else:
+                steps[name] = [v for v in (_stepped(dist, value, -1), _stepped(dist, value, 1))
+                               if v is not None]
+        return steps
+
     def grid(self) -> dict[str, list[Any]]:
         """Every dimension's finite values (for the grid sampler)."""
         grid = {path: dist.grid() for path, dist in self.tuner.search_space.items()}
@@ -141,3 +202,27 @@ def validate_config(data: dict[str, Any], prices: Any) -> tuple[ExecutionConfig 
     except ValidationError as exc:
         path, rule = translate_errors(exc, data, ExecutionConfig)[0]
         return None, f"{format_path(path)}: {rule}"
+
+
+def _stepped(dist: IntDistribution | FloatDistribution, value: float, sign: int) -> Any:
+    """`value` moved one step (a twentieth of the range without a step); None outside bounds."""
+    if isinstance(dist, IntDistribution):
+        moved: float = value + sign * dist.step
+        return int(moved) if dist.low <= moved <= dist.high else None
+    step = dist.step or (dist.high - dist.low) / 20
+    moved = value + sign * step
+    if dist.step:  # stay on the grid exactly
+        moved = dist.low + round((moved - dist.low) / dist.step) * dist.step
+    return float(moved) if dist.low - 1e-9 <= moved <= dist.high + 1e-9 else None
+
+
+COARSE_POINTS = 5
+
+
+def _coarse(dist: FloatDistribution) -> list[float]:
+    """A few evenly spread values of a distribution (on its grid when it has a step)."""
+    values = [dist.low + (dist.high - dist.low) * k / (COARSE_POINTS - 1)
+              for k in range(COARSE_POINTS)]
+    if dist.step:
+        values = [dist.low + round((v - dist.low) / dist.step) * dist.step for v in values]
+    return sorted({float(v) for v in values})
