@@ -63,15 +63,20 @@ def _check_columns(path: Path, names: Sequence[str], required: Sequence[str]) ->
                          f"{', '.join(required)})", source=display_path(path))
 
 
-def scan_queries(source: RunSource) -> pl.LazyFrame:
-    """The run's query table, lazily, with the columns every table here uses in one schema."""
-    path = source.queries_path
+def _scan(path: Path, required: Sequence[str]) -> tuple[pl.LazyFrame, list[str]]:
+    """A result table of a run folder, lazily, after checking it exists and has its columns."""
     if not path.is_file():
-        raise InputError("file does not exist (a run folder needs queries.parquet)",
+        raise InputError(f"file does not exist (a run folder needs {path.name})",
                          source=display_path(path))
     frame = pl.scan_parquet(path)
     names = frame.collect_schema().names()
-    _check_columns(path, names, QUERY_COLUMNS)
+    _check_columns(path, names, required)
+    return frame, names
+
+
+def scan_queries(source: RunSource) -> pl.LazyFrame:
+    """The run's query table, lazily, with the columns every table here uses in one schema."""
+    frame, names = _scan(source.queries_path, QUERY_COLUMNS)
     group = (pl.col("query_group").cast(pl.String) if "query_group" in names
              else pl.lit(None, dtype=pl.String)).alias("query_group")
     return frame.select(
@@ -83,13 +88,7 @@ def scan_queries(source: RunSource) -> pl.LazyFrame:
 
 def scan_clusters(source: RunSource) -> pl.LazyFrame:
     """The run's cluster table, lazily (each cluster's life, size and cost)."""
-    path = source.clusters_path
-    if not path.is_file():
-        raise InputError("file does not exist (a run folder needs clusters.parquet)",
-                         source=display_path(path))
-    frame = pl.scan_parquet(path)
-    names = frame.collect_schema().names()
-    _check_columns(path, names, CLUSTER_COLUMNS)
+    frame, names = _scan(source.clusters_path, CLUSTER_COLUMNS)
     used = (pl.col("queries") > 0) if "queries" in names else pl.lit(True)
     return frame.select(
         pl.col("cluster_id").cast(pl.Int64), pl.col("kind").cast(pl.String),
