@@ -3,7 +3,8 @@
 Inputs (committed examples): execution_configs/, tuner_configs/, slos/, prices/, manifests/,
 workloads/, models/, templates/, model_searches/, c3o/ (runtime data). Outputs (git-ignored):
 simulator_runs/, runs/, tuner_runs/, plots/, execution_configs/tuned/. References inside files are
-paths relative to the data root; `DataTree.ref` resolves and checks them. The root is ``$AUTOSLO_DATA_DIR`` or ``./data``.
+paths relative to the data root; `DataTree.ref` resolves and checks them. The root is
+``$AUTOSLO_DATA_DIR`` or ``./data``.
 """
 
 from __future__ import annotations

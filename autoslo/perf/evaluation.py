@@ -149,43 +149,60 @@ def evaluate(rows: pl.DataFrame, split: Split, *, config: object, seed: int = 0,
     `config` is the neural model's `TrainConfig` (the hyperparameters a pretrained model found);
     the model is retrained on the split's training rows, never scored on rows it saw.
     """
-    from autoslo.perf.bellamy import TrainConfig, finetune_model, fit_fixed
-
     if split not in SPLITS:
         raise InputError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if split == "few-shot":
+        return few_shot(rows, [shots], config=config, seed=seed)[shots]
+    from autoslo.perf.bellamy import TrainConfig, fit_fixed
+
     assert isinstance(config, TrainConfig)
     test = split_rows(rows, split, seed)
     train = rows.filter(~pl.Series(test))
-    results: dict[str, Score] = {}
-    if split == "few-shot":
+    target_rows = rows.filter(pl.Series(test))
+    model = fit_fixed(train, config, seed)
+    predicted = model.predict(target_rows)["predicted_runtime"].to_numpy()
+    return _with_baselines(predicted, train, target_rows, train, noise_floor(rows, test), seed)
+
+
+def few_shot(rows: pl.DataFrame, shot_counts: list[int], *, config: object,
+             seed: int = 0) -> dict[int, dict[str, Score]]:
+    """The few-shot split for each K: one pretraining without the held-out contexts, then a
+    fine-tuning per held-out context on its K configurations."""
+    from autoslo.perf.bellamy import TrainConfig, finetune_model, fit_fixed
+
+    assert isinstance(config, TrainConfig)
+    test = split_rows(rows, "few-shot", seed)
+    train = rows.filter(~pl.Series(test))
+    pretrained = fit_fixed(train, config, seed)
+    results = {}
+    for shots in shot_counts:
         shot_rows, targets = few_shot_rows(rows, test, shots, seed)
-        pretrained = fit_fixed(train, config, seed)
         ids = context_ids(targets)
-        predicted = np.empty(targets.height)
         shot_ids = context_ids(shot_rows)
+        predicted = np.empty(targets.height)
         for context in sorted(set(ids.to_list())):
             tuned = finetune_model(pretrained, shot_rows.filter(shot_ids == context), seed)
             where = (ids == context).to_numpy()
             predicted[where] = tuned.predict(targets.filter(pl.Series(where)))[
                 "predicted_runtime"].to_numpy()
-        fit_rows, target_rows = shot_rows, targets
-        gb_train = pl.concat([train, shot_rows])
-    else:
-        target_rows = rows.filter(pl.Series(test))
-        model = fit_fixed(train, config, seed)
-        predicted = model.predict(target_rows)["predicted_runtime"].to_numpy()
-        fit_rows, gb_train = train, train
-    actual = target_rows["runtime_s"].to_numpy()
-    results["bellamy"] = score(predicted, actual)
-    ernest_pred, covered = ernest(fit_rows, target_rows)
-    results["ernest"] = (score(ernest_pred[covered], actual[covered]) if covered.any()
-                         else Score(float("nan"), float("nan"), 0))
-    results["gradient boosting"] = score(gradient_boosting(gb_train, target_rows, seed), actual)
-    everything = pl.concat([fit_rows, target_rows]) if split == "few-shot" else rows
-    mask = (np.r_[np.zeros(fit_rows.height, bool), np.ones(target_rows.height, bool)]
-            if split == "few-shot" else test)
-    results["noise floor"] = noise_floor(everything, mask)
+        floor = noise_floor(pl.concat([shot_rows, targets]),
+                            np.r_[np.zeros(shot_rows.height, bool), np.ones(targets.height, bool)])
+        results[shots] = _with_baselines(predicted, shot_rows, targets,
+                                         pl.concat([train, shot_rows]), floor, seed)
     return results
+
+
+def _with_baselines(predicted: np.ndarray, ernest_rows: pl.DataFrame, targets: pl.DataFrame,
+                    gb_rows: pl.DataFrame, floor: Score, seed: int) -> dict[str, Score]:
+    actual = targets["runtime_s"].to_numpy()
+    ernest_pred, covered = ernest(ernest_rows, targets)
+    return {
+        "bellamy": score(predicted, actual),
+        "ernest": (score(ernest_pred[covered], actual[covered]) if covered.any()
+                   else Score(float("nan"), float("nan"), 0)),
+        "gradient boosting": score(gradient_boosting(gb_rows, targets, seed), actual),
+        "noise floor": floor,
+    }
 
 
 def format_scores(results: dict[str, Score]) -> str:

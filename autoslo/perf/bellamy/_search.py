@@ -43,14 +43,21 @@ def _trial(params: dict[str, Any], *, train_rows: pl.DataFrame, val_rows: pl.Dat
     """One Ray Tune trial: train, reporting validation MAPE with a checkpoint at each evaluation."""
     from ray import tune
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     search = ModelSearch.model_validate(spec)
     config = _train_config(search, params)
     preprocessing = Preprocessing.from_dict(prep)
     seed_everything(seed)
     net = BellamyNet(width=config.width, dropout=config.dropout)
 
+    best = [float("inf")]
+
     def report(epoch: int, score: float, model: BellamyNet) -> None:
+        # the running best is the trial's score; a checkpoint only when it improves
+        if score >= best[0]:
+            tune.report({METRIC: best[0], "epoch": epoch})
+            return
+        best[0] = score
         with tempfile.TemporaryDirectory() as folder:
             torch.save(model.state_dict(), Path(folder) / "weights.pt")
             tune.report({METRIC: score, "epoch": epoch},
@@ -65,6 +72,8 @@ def run_search(train_rows: pl.DataFrame, val_rows: pl.DataFrame, prep: Preproces
     """Search the space of `spec` with `trials` trials; returns the best checkpoint's weights."""
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     import optuna
     import ray
     from ray import tune
@@ -91,7 +100,7 @@ def run_search(train_rows: pl.DataFrame, val_rows: pl.DataFrame, prep: Preproces
         trainable = tune.with_resources(
             tune.with_parameters(_trial, train_rows=train_rows, val_rows=val_rows,
                                  prep=prep.to_dict(), spec=spec.model_dump(), seed=seed),
-            {"cpu": 2})
+            {"cpu": 1})
         tuner = tune.Tuner(
             trainable, param_space=space,
             tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,

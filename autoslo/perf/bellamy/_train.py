@@ -34,7 +34,7 @@ class TrainConfig:
     eval_every: int = 25
     patience: int = 500
     recon_weight: float = 0.1
-    batch_size: int = 256
+    batch_size: int = 512
 
 
 @dataclass
@@ -126,8 +126,11 @@ def _loss(net: BellamyNet, batch: Batch, recon_weight: float,
 def train(net: BellamyNet, prep: Preprocessing, train_batch: Batch, val_batch: Batch | None,
           config: TrainConfig, *, parameters: list[nn.Parameter] | None = None,
           recon_weight: float | None = None, anchor_weight: float = 0.0,
-          report: Reporter | None = None) -> TrainResult:
-    """Train in place and return the best state (by validation MAPE, else training loss)."""
+          report: Reporter | None = None, keep_last: bool = False) -> TrainResult:
+    """Train in place and return the best state (by validation MAPE, else training loss).
+
+    With `keep_last`, the network keeps its final weights (the schedule has run to its end).
+    """
     params = parameters if parameters is not None else list(net.parameters())
     anchor = [(p, p.detach().clone()) for p in params] if anchor_weight > 0 else []
     optimiser = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -160,6 +163,8 @@ def train(net: BellamyNet, prep: Preprocessing, train_batch: Batch, val_batch: B
             report(epoch, score, net)
         if epoch - best.epoch >= config.patience:
             break
+    if keep_last:
+        return TrainResult(copy.deepcopy(net.state_dict()), config.epochs, best.score)
     net.load_state_dict(best.state)
     return best
 
