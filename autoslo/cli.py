@@ -710,7 +710,8 @@ def model_evaluate(
     if not best:
         raise AutosloError(f"{model}/model.yml: search.best: is required (a pretrained model)")
     config = TrainConfig(lr=best["lr"], weight_decay=best["weight_decay"],
-                         dropout=best["dropout"], width=best["width"])
+                         dropout=best["dropout"], width=best["width"],
+                         epochs=best.get("epochs", TrainConfig.epochs))
     rows = load_c3o(data)
     typer.echo(f"split {split}" + (f", K = {shots}" if split == "few-shot" else "")
                + f", seed {seed}")

@@ -30,9 +30,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     dropout: float = 0.05
     width: int = 32
-    epochs: int = 2000
+    epochs: int = 400
     eval_every: int = 25
-    patience: int = 500
+    patience: int = 200
     recon_weight: float = 0.1
     batch_size: int = 512
 
