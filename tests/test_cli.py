@@ -28,7 +28,7 @@ def test_help_lists_every_entry_point_without_heavy_imports() -> None:
 
 
 @pytest.mark.parametrize(("command", "issue"), [
-    ("execute", 6), ("plot", 8), ("model", 4)])
+    ("execute", 6), ("plot", 8)])
 def test_unbuilt_commands_say_so_and_exit_2(cli, command: str, issue: int) -> None:
     result = cli(*command.split(), "--manifest", "data/manifests/tuning/example.yml")
     assert result.code == 2
@@ -49,7 +49,7 @@ def test_validate_passes_on_every_shipped_example(monkeypatch: pytest.MonkeyPatc
     kinds = {line.split()[1] for line in lines[:-1]}
     assert kinds == {"execution-config", "tuner-config", "slo", "prices", "tuning-manifest",
                      "execution-manifest", "plotting-manifest", "workload", "generator-spec",
-                     "template-suite"}
+                     "template-suite", "model-search"}
     assert all(line.split()[0] in ("ok", "template") for line in lines[:-1])
     assert lines[-1].endswith("0 pending, 0 error(s)")
 
