@@ -62,8 +62,9 @@ class BellamyModel:
         torch.save(self.net.state_dict(), buffer)
         meta = {"kind": "bellamy", "format_version": FORMAT_VERSION, **self.meta,
                 "network": {"width": self.net.width, "dropout": self.net.dropout},
-                "band": {"log_q05": round(self.band[0], 6), "log_q95": round(self.band[1], 6)}}
+                "band": {"log_q05": float(self.band[0]), "log_q95": float(self.band[1])}}
         with replace_dir(folder) as tmp:
+            tmp.chmod(0o755)  # a model folder is shared, like the rest of data/
             (tmp / "weights.pt").write_bytes(buffer.getvalue())
             (tmp / "preprocessing.json").write_text(json.dumps(self.prep.to_dict(), indent=1),
                                                     encoding="utf-8")
