@@ -39,12 +39,13 @@ class ErnestFits:
     def __init__(self, keys: Sequence[Hashable], n: np.ndarray, runtime: np.ndarray) -> None:
         self.theta: dict[Hashable, np.ndarray] = {}
         self.sizes: dict[Hashable, tuple[float, float]] = {}
-        keys_arr = np.asarray(keys, dtype=object)
         n = np.asarray(n, dtype=np.float64)
         runtime = np.asarray(runtime, dtype=np.float64)
+        groups: dict[Hashable, list[int]] = {}
+        for i, key in enumerate(keys):
+            groups.setdefault(key, []).append(i)
         residuals = []
-        for key in dict.fromkeys(keys):
-            rows = keys_arr == key
+        for key, rows in groups.items():
             self.theta[key] = fit(n[rows], runtime[rows])
             self.sizes[key] = (float(n[rows].min()), float(n[rows].max()))
             predicted = np.maximum(features(n[rows]) @ self.theta[key], 1e-9)
