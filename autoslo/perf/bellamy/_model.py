@@ -25,7 +25,7 @@ from autoslo.datatree import display_path
 from autoslo.errors import InputError
 from autoslo.perf._interface import LatencyModel
 from autoslo.perf._rows import conform
-from autoslo.perf.bellamy._features import Preprocessing, extrapolated
+from autoslo.perf.bellamy._features import Preprocessing
 from autoslo.perf.bellamy._network import BellamyNet
 from autoslo.perf.bellamy._train import make_batch, predict_log
 
@@ -42,12 +42,20 @@ class BellamyModel:
     band: tuple[float, float]
     meta: dict[str, Any] = field(default_factory=dict)
     templates: pl.DataFrame | None = None
+    trained_range: tuple[float, float] | None = None  # scale-outs seen; default: pretraining's
+
+    @property
+    def scale_out_range(self) -> tuple[float, float]:
+        """The scale-outs this model was trained on; predictions outside are flagged."""
+        return self.trained_range or self.prep.scale_out_range
 
     def predict(self, rows: pl.DataFrame) -> pl.DataFrame:
         """predicted_runtime, lower, upper (seconds) and extrapolated, one row per input row."""
         rows = conform(rows)
         log_pred = predict_log(self.net, self.prep, make_batch(self.prep, rows))
-        outside = extrapolated(self.prep, rows["scale_out"].to_numpy())
+        n = rows["scale_out"].to_numpy()
+        low, high = self.scale_out_range
+        outside = (n < low) | (n > high)
         widen = np.where(outside, EXTRAPOLATION_WIDENING, 1.0)
         return pl.DataFrame({
             "predicted_runtime": np.exp(log_pred),
@@ -62,7 +70,8 @@ class BellamyModel:
         torch.save(self.net.state_dict(), buffer)
         meta = {"kind": "bellamy", "format_version": FORMAT_VERSION, **self.meta,
                 "network": {"width": self.net.width, "dropout": self.net.dropout},
-                "band": {"log_q05": float(self.band[0]), "log_q95": float(self.band[1])}}
+                "band": {"log_q05": float(self.band[0]), "log_q95": float(self.band[1])},
+                "trained_scale_out_range": [float(v) for v in self.scale_out_range]}
         with replace_dir(folder) as tmp:
             tmp.chmod(0o755)  # a model folder is shared, like the rest of data/
             (tmp / "weights.pt").write_bytes(buffer.getvalue())
@@ -97,7 +106,10 @@ def load_bellamy(folder: Path, meta: dict[str, Any]) -> BellamyModel:
     return BellamyModel(net, prep, (float(band.get("log_q05", -0.1)),
                                     float(band.get("log_q95", 0.1))),
                         {k: v for k, v in meta.items() if k not in (
-                            "kind", "format_version", "network", "band")}, templates)
+                            "kind", "format_version", "network", "band",
+                            "trained_scale_out_range")}, templates,
+                        trained_range=tuple(meta["trained_scale_out_range"])  # type: ignore[arg-type]
+                        if "trained_scale_out_range" in meta else None)
 
 
 def residual_band(predicted: np.ndarray, actual: np.ndarray) -> tuple[float, float]:

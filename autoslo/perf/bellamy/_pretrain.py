@@ -120,7 +120,11 @@ def finetune_model(model: BellamyModel, rows: pl.DataFrame, seed: int, *,
     """A new model: `model` with its head retrained on the target rows (see `finetune`)."""
     config = TrainConfig(width=model.net.width, dropout=model.net.dropout)
     net, info = finetune(model.net, model.prep, rows, config, seed)
-    tuned = BellamyModel(net, model.prep, model.band, templates=templates)
+    n = rows["scale_out"].to_numpy()
+    low, high = model.scale_out_range
+    seen = ((float(n.min()), float(n.max())) if "scale_out" in info["retrained"]  # type: ignore[operator]
+            else (min(low, float(n.min())), max(high, float(n.max()))))
+    tuned = BellamyModel(net, model.prep, model.band, templates=templates, trained_range=seen)
     predicted = tuned.predict(rows)["predicted_runtime"].to_numpy()
     actual = rows["runtime_s"].to_numpy()
     fitted = residual_band(predicted, actual)
