@@ -5,8 +5,9 @@ element 1 whether it is a number. Text: hashed character 1-3-grams (stable CRC32
 normalised). Numbers: log(value + offset) standardised with the pretraining statistics, then a
 soft thermometer code of it (sigmoids around fixed centres), which lets a small encoder tell close
 values apart and still order them. A missing value is the all-zero vector, in training and serving
-
-
+alike. Scale-out n becomes [n, 1/n, ln n], min-max scaled by the pretraining range and never
+clipped, so sizes outside that range extrapolate; predictions outside the scale-outs a model was
+trained or fine-tuned on are flagged.
 """
 
 from __future__ import annotations
