@@ -264,9 +264,10 @@ def test_simulator_runs_with_a_finetuned_model(data_dir: Path, cli, latency_mode
 def test_predict_writes_input_rows_with_predictions(data_dir: Path, cli) -> None:
     rows = pl.read_csv(data_dir / "c3o" / "sort.tsv", separator="\t").head(4).drop("gross_runtime")
     rows = rows.with_columns(pl.Series("instance_count", [2, 8, 12, 24]))
-    rows.write_csv(data_dir / "ask.tsv", separator="\t")
+    (data_dir / "ask").mkdir()
+    rows.write_csv(data_dir / "ask" / "sort.tsv", separator="\t")  # the stem names the job
     result = cli("model", "predict", "--model", "data/models/c3o-bellamy", "--data",
-                 "data/ask.tsv", "--out", "out/pred.csv")
+                 "data/ask/sort.tsv", "--out", "out/pred.csv")
     assert result.code == 0, result.err
     assert "(1 outside the trained scale-out range)" in result.out
     out = pl.read_csv(data_dir.parent / "out" / "pred.csv")
@@ -290,10 +291,11 @@ def test_model_of_another_format_exits_2(data_dir: Path, cli) -> None:
 
 
 def test_recommend_command(data_dir: Path, cli) -> None:
+    (data_dir / "ask").mkdir()
     pl.read_csv(data_dir / "c3o" / "grep.tsv", separator="\t").head(1).write_csv(
-        data_dir / "ctx.tsv", separator="\t")
+        data_dir / "ask" / "grep.tsv", separator="\t")
     result = cli("model", "recommend", "--model", "data/models/c3o-bellamy", "--data",
-                 "data/ctx.tsv", "--sizes", "2..12", "--price", "0.4", "--deadline", "100000")
+                 "data/ask/grep.tsv", "--sizes", "2..12", "--price", "0.4", "--deadline", "100000")
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert len(lines) == 1 + 11 + 1
@@ -302,7 +304,7 @@ def test_recommend_command(data_dir: Path, cli) -> None:
     cheapest = min(table, key=lambda row: (float(row[3]), float(row[0])))
     assert lines[-1] == f"recommended size {cheapest[0]} (cheapest meeting the deadline)"
     assert cli("model", "recommend", "--model", "data/models/c3o-bellamy", "--data",
-               "data/ctx.tsv", "--sizes", "a..b", "--price", "1", "--deadline", "5").code == 2
+               "data/ask/grep.tsv", "--sizes", "a..b", "--price", "1", "--deadline", "5").code == 2
 
 
 @pytest.mark.slow
