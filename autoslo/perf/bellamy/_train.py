@@ -170,8 +170,8 @@ def train(net: BellamyNet, prep: Preprocessing, train_batch: Batch, val_batch: B
 
 
 def finetune(net: BellamyNet, prep: Preprocessing, rows: pl.DataFrame, config: TrainConfig,
-             seed: int, *, epochs: int = 600, lr: float = 0.003,
-             anchor_weight: float = 1e-3) -> tuple[BellamyNet, dict[str, object]]:
+             seed: int, *, epochs: int = 600, lr: float = 0.001,
+             anchor_weight: float = 1e-2) -> tuple[BellamyNet, dict[str, object]]:
     """A copy of `net` with its head retrained on `rows` (encoder frozen; early stopping).
 
     The scale-out branch is retrained too when the rows' scale-outs leave the pretraining range.
