@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -33,5 +33,8 @@ class ModelSearch(StrictModel):
     reduction_factor: Annotated[int, AfterValidator(at_least(2))] = 2
     eval_every: PositiveInt = 25
     validation_fraction: Annotated[float, AfterValidator(between(0.05, 0.5))] = 0.15
+    validation_split: Literal["rows", "configurations"] = Field(
+        default="rows", description="hold out random rows (the C3O protocol), or whole "
+                                    "configurations (a context at a scale-out, every repetition)")
     seed: int = 0
     space: SearchSpace

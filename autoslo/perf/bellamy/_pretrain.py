@@ -32,6 +32,17 @@ def configurations(rows: pl.DataFrame) -> pl.Series:
     return context_ids(rows) + "@" + rows["scale_out"].cast(pl.String)
 
 
+def split_validation(rows: pl.DataFrame, fraction: float, seed: int,
+                     kind: str = "rows") -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(train, validation): a seeded `fraction` of rows, or of configurations (all repetitions)."""
+    if kind == "rows":
+        order = np.random.default_rng(seed).permutation(rows.height)
+        held = np.zeros(rows.height, bool)
+        held[order[: max(1, round(rows.height * fraction))]] = True
+        return rows.filter(~pl.Series(held)), rows.filter(pl.Series(held))
+    return split_configurations(rows, fraction, seed)
+
+
 def split_configurations(rows: pl.DataFrame, fraction: float,
                          seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(train, validation): a seeded `fraction` of configurations, all their repetitions held out."""
@@ -67,7 +78,8 @@ def pretrain(rows: pl.DataFrame, spec: ModelSearch, *, trials: int | None = None
     seed = spec.seed if seed is None else seed
     trials = spec.trials if trials is None else trials
     started = time.perf_counter()
-    train_rows, val_rows = split_configurations(rows, spec.validation_fraction, seed)
+    train_rows, val_rows = split_validation(rows, spec.validation_fraction, seed,
+                                            spec.validation_split)
     prep = fit_preprocessing(train_rows)
     with tempfile.TemporaryDirectory(prefix="autoslo-tune-") as tmp:
         result = run_search(train_rows, val_rows, prep, spec, trials=trials, seed=seed,
@@ -82,7 +94,7 @@ def pretrain(rows: pl.DataFrame, spec: ModelSearch, *, trials: int | None = None
         "description": "Bellamy-style runtime model pretrained with a Ray Tune search",
         "command": command, "seed": seed,
         "data": describe_data(rows, sources or []),
-        "split": {"kind": "configurations", "validation_fraction": spec.validation_fraction,
+        "split": {"kind": spec.validation_split, "validation_fraction": spec.validation_fraction,
                   "train_rows": train_rows.height, "validation_rows": val_rows.height},
         "search": {"trials": trials, "sampler": "optuna TPE (OptunaSearch)",
                    "scheduler": f"ASHA (max {spec.max_epochs} epochs, grace {spec.grace_epochs},"
