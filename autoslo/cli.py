@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from autoslo.errors import AutosloError, NotBuiltError
+from autoslo.errors import AutosloError
 
 if TYPE_CHECKING:
     from autoslo.config import FileReport
@@ -40,11 +40,6 @@ def _root(
     from autoslo.datatree import DataTree
 
     ctx.obj = DataTree(data_dir)
-
-
-def _not_built(command: str, capability: str, issue: int) -> NoReturn:
-    raise NotBuiltError(f"autoslo {command}: not built yet: {capability} (issue {issue}); "
-                        "nothing was run")
 
 
 # ---- validate ----------------------------------------------------------------------------------
@@ -792,10 +787,205 @@ def workload_backtest(
     typer.echo(f"best: {best_method(scores)}")
 
 
-@app.command(context_settings=_PASSTHROUGH)
-def model() -> None:
-    """Pretrain, fine-tune and query runtime models (not built yet)."""
-    _not_built("model", "the Bellamy-style runtime models", 4)
+model_app = typer.Typer(
+    help="Pretrain, fine-tune, evaluate and query runtime models (Bellamy-style, Ernest).",
+    no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(model_app, name="model")
+
+
+def _command_line() -> str:
+    """The command as typed (for model.yml), with the program name shortened to autoslo."""
+    import shlex
+
+    return " ".join(["autoslo", *(shlex.quote(a) for a in sys.argv[1:])])
+
+
+def _load_neural(folder: Path) -> object:
+    from autoslo.datatree import display_path
+    from autoslo.perf._loading import read_model_meta
+    from autoslo.perf.bellamy import load_bellamy
+
+    if not folder.is_dir():
+        raise AutosloError(f"{display_path(folder)}: model folder does not exist")
+    meta = read_model_meta(folder)
+    if meta["kind"] != "bellamy":
+        raise AutosloError(f"{display_path(folder / 'model.yml')}: kind: this command needs a "
+                           f"bellamy model, got {meta['kind']!r}")
+    return load_bellamy(folder, meta)
+
+
+def _rows_of(tree: DataTree, files: list[Path], suite: str, *, need_runtime: bool) -> object:
+    """Runtime rows from C3O TSV files/folders, or from one calibration table (CSV/parquet)."""
+    from autoslo.datatree import display_path
+    from autoslo.perf.c3o import load_c3o
+
+    tables = [f for f in files if f.suffix in (".csv", ".parquet")]
+    if not tables:
+        return load_c3o(files, need_runtime=need_runtime)
+    if len(files) != 1:
+        raise AutosloError("give either C3O .tsv files/folders or one calibration table, not both")
+    from autoslo.perf.calibration import read_calibration, template_rows
+    from autoslo.workload.templates import load_suite
+
+    table = read_calibration(files[0], need_runtime=need_runtime)
+    return template_rows(table, load_suite(suite, tree).meta, display_path(files[0]),
+                         need_runtime=need_runtime)
+
+
+@model_app.command("pretrain")
+def model_pretrain(
+    ctx: typer.Context,
+    data: Annotated[list[Path], typer.Option(
+        help="C3O .tsv files or folders of them (repeat the option for several).")],
+    out: Annotated[Path, typer.Option(help="Model folder to write (data/models/<name>).")],
+    trials: Annotated[int | None, typer.Option(help="Search trials (default: the search file's).")]
+    = None,
+    search: Annotated[Path | None, typer.Option(
+        help="Search space YAML (default: data/model_searches/bellamy.yml).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the search file's).")] = None,
+) -> None:
+    """Pretrain the neural model on many contexts (Ray Tune + Optuna TPE + ASHA, 2 CPUs)."""
+    from autoslo.datatree import display_path
+    from autoslo.perf.bellamy import DEFAULT_SEARCH, pretrain_to_folder
+
+    tree: DataTree = ctx.obj
+    model = pretrain_to_folder(data, out, search or tree.ref(DEFAULT_SEARCH), trials=trials,
+                               seed=seed, command=_command_line())
+    scores = model.meta["scores"]["validation"]
+    typer.echo(f"pretrained on {model.meta['data']['rows']} rows, "
+               f"{model.meta['data']['contexts']} contexts: validation MAPE "
+               f"{scores['mape']:.2%}, MAE {scores['mae_s']:.1f} s, best "
+               f"{model.meta['search']['best']} -> {display_path(out)}")
+
+
+@model_app.command("finetune")
+def model_finetune(
+    ctx: typer.Context,
+    model: Annotated[Path, typer.Option(help="Pretrained model folder.")],
+    data: Annotated[list[Path], typer.Option(
+        help="C3O .tsv rows of the target context, or one calibration table (.csv/.parquet: "
+             "template_id, shape, size, runtime_s).")],
+    out: Annotated[Path, typer.Option(help="Model folder to write (data/models/<name>).")],
+    suite: Annotated[str, typer.Option(help="Template suite of a calibration table.")] = "tpch",
+    seed: Annotated[int, typer.Option(help="Seed of the fine-tuning.")] = 0,
+) -> None:
+    """Fine-tune on a few runs of a target context (encoder frozen, head retrained)."""
+    import polars as pl
+
+    from autoslo.datatree import display_path
+    from autoslo.perf.bellamy import finetune_model
+
+    tree: DataTree = ctx.obj
+    pretrained = _load_neural(model)
+    rows = _rows_of(tree, data, suite, need_runtime=True)
+    templates = None
+    if data[0].suffix in (".csv", ".parquet"):
+        from autoslo.perf.calibration import read_calibration, template_features
+        from autoslo.workload.templates import load_suite
+
+        used = set(read_calibration(data[0])["template_id"].to_list())
+        templates = template_features(load_suite(suite, tree).meta).filter(
+            pl.col("template_id").is_in(sorted(used)))
+    tuned = finetune_model(pretrained, rows, seed, templates=templates,  # type: ignore[arg-type]
+                           sources=[display_path(d) for d in data], command=_command_line())
+    tuned.save(out)
+    info = tuned.meta["fine_tune"]
+    typer.echo(f"fine-tuned on {info['rows']} rows ({info['configurations']} configurations; "
+               f"retrained {', '.join(info['retrained'])}; fit MAPE "
+               f"{info['scores']['fine_tune_rows']['mape']:.2%}) -> {display_path(out)}")
+
+
+@model_app.command("predict")
+def model_predict(
+    ctx: typer.Context,
+    model: Annotated[Path, typer.Option(help="Model folder.")],
+    data: Annotated[Path, typer.Option(
+        help="Rows to predict: C3O .tsv (gross_runtime optional) or a calibration-format table "
+             "(template_id, shape, size).")],
+    out: Annotated[Path, typer.Option(help="CSV to write: the input rows plus predicted_runtime, "
+                                           "lower, upper and extrapolated.")],
+    suite: Annotated[str, typer.Option(help="Template suite of a calibration table.")] = "tpch",
+) -> None:
+    """Predict runtimes with an uncertainty band; sizes outside the training range are flagged."""
+    from autoslo.atomic import write_text
+    from autoslo.datatree import display_path
+    from autoslo.perf.c3o import read_c3o
+
+    tree: DataTree = ctx.obj
+    loaded = _load_neural(model)
+    rows = _rows_of(tree, [data], suite, need_runtime=False)
+    if data.suffix == ".tsv":
+        original = read_c3o(data, need_runtime=False).drop("job")
+    else:
+        from autoslo.perf.calibration import read_calibration
+
+        original = read_calibration(data, need_runtime=False)
+    result = original.hstack(loaded.predict(rows))  # type: ignore[attr-defined]
+    write_text(out, result.write_csv())
+    outside = int(result["extrapolated"].sum())
+    typer.echo(f"predicted {result.height} rows ({outside} outside the trained scale-out range) "
+               f"-> {display_path(out)}")
+
+
+@model_app.command("evaluate")
+def model_evaluate(
+    ctx: typer.Context,
+    model: Annotated[Path, typer.Option(help="Pretrained model folder (its hyperparameters are "
+                                             "retrained on the split's training rows).")],
+    data: Annotated[list[Path], typer.Option(help="C3O .tsv files or folders.")],
+    split: Annotated[str, typer.Option(help="random, context or few-shot.")] = "random",
+    shots: Annotated[int, typer.Option(help="Configurations of each held-out context to "
+                                            "fine-tune on (few-shot).")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the split and the training.")] = 0,
+) -> None:
+    """Print MAPE and MAE of the model, Ernest and gradient boosting on one split."""
+    from autoslo.perf.bellamy import TrainConfig
+    from autoslo.perf.c3o import load_c3o
+    from autoslo.perf.evaluation import SPLITS, evaluate, format_scores
+
+    if split not in SPLITS:
+        raise AutosloError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    loaded = _load_neural(model)
+    best = loaded.meta.get("search", {}).get("best")  # type: ignore[attr-defined]
+    if not best:
+        raise AutosloError(f"{model}/model.yml: search.best: is required (a pretrained model)")
+    config = TrainConfig(lr=best["lr"], weight_decay=best["weight_decay"],
+                         dropout=best["dropout"], width=best["width"],
+                         epochs=best.get("epochs", TrainConfig.epochs))
+    rows = load_c3o(data)
+    typer.echo(f"split {split}" + (f", K = {shots}" if split == "few-shot" else "")
+               + f", seed {seed}")
+    typer.echo(format_scores(evaluate(rows, split, config=config,  # type: ignore[arg-type]
+                                      seed=seed, shots=shots)))
+
+
+@model_app.command("recommend")
+def model_recommend(
+    ctx: typer.Context,
+    model: Annotated[Path, typer.Option(help="Model folder (fine-tuned for the context).")],
+    data: Annotated[Path, typer.Option(help="C3O .tsv naming the context (one or more rows).")],
+    sizes: Annotated[str, typer.Option(help="MIN..MAX or a list, e.g. 2..12 or 2,4,8.")],
+    price: Annotated[float, typer.Option(help="Price per size unit and hour (e.g. USD per "
+                                              "instance-hour).")],
+    deadline: Annotated[float, typer.Option(help="Deadline in seconds.")],
+    suite: Annotated[str, typer.Option(help="Template suite of a calibration table.")] = "tpch",
+) -> None:
+    """Cheapest size whose upper runtime bound meets the deadline (else the fastest)."""
+    from autoslo.perf.recommend import parse_sizes, recommend
+
+    tree: DataTree = ctx.obj
+    candidates = parse_sizes(sizes)
+    loaded = _load_neural(model)
+    rows = _rows_of(tree, [data], suite, need_runtime=False)
+    choice = recommend(loaded, rows, candidates, price, deadline)  # type: ignore[arg-type]
+    typer.echo(f"{'size':>6}{'predicted_s':>13}{'upper_s':>10}{'cost':>10}  meets")
+    for row in choice.candidates.iter_rows(named=True):
+        typer.echo(f"{row['size']:>6g}{row['predicted_runtime']:>13.1f}{row['upper']:>10.1f}"
+                   f"{row['cost']:>10.4f}  {'yes' if row['meets_deadline'] else 'no'}"
+                   + ("  (outside trained range)" if row["extrapolated"] else ""))
+    verdict = ("cheapest meeting the deadline" if choice.meets_deadline
+               else "no size meets the deadline: the fastest")
+    typer.echo(f"recommended size {choice.size:g} ({verdict})")
 
 
 def main() -> None:

@@ -1,9 +1,10 @@
 """The `data/` tree of DESIGN.md: every data path is built here and nowhere else.
 
 Inputs (committed examples): execution_configs/, tuner_configs/, slos/, prices/, manifests/,
-workloads/, models/, templates/. Outputs (git-ignored): simulator_runs/, runs/, tuner_runs/,
-plots/, execution_configs/tuned/. References inside files are paths relative to the data root;
-`DataTree.ref` resolves and checks them. The root is ``$AUTOSLO_DATA_DIR`` or ``./data``.
+workloads/, models/, templates/, model_searches/, c3o/ (runtime data). Outputs (git-ignored):
+simulator_runs/, runs/, tuner_runs/, plots/, execution_configs/tuned/. References inside files are
+paths relative to the data root; `DataTree.ref` resolves and checks them. The root is
+``$AUTOSLO_DATA_DIR`` or ``./data``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ ManifestKind = Literal["tuning", "execution", "plotting"]
 MANIFEST_KINDS: tuple[ManifestKind, ...] = ("tuning", "execution", "plotting")
 INPUT_FOLDERS = (
     "execution_configs", "tuner_configs", "slos", "prices", "manifests", "workloads", "models",
-    "templates",
+    "templates", "model_searches", "c3o",
 )
 OUTPUT_FOLDERS = ("simulator_runs", "runs", "tuner_runs", "plots", "execution_configs/tuned")
 TUNED_GROUP = "tuned"

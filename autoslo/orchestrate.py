@@ -137,12 +137,22 @@ def flow_data_tree() -> Iterator[DataTree]:
         yield tree
 
 
-def input_path(tree: DataTree, reference: str, field: str) -> Path:
+def input_path(tree: DataTree, reference: str, field: str, *, folder_ok: bool = False) -> Path:
     """A flow parameter naming an input: data-relative (`manifests/...`) or, locally, a path."""
     local = Path(reference)
-    if local.is_file() and tree.contains(local):
+    if (local.is_file() or (folder_ok and local.is_dir())) and tree.contains(local):
         return local
     if reference.startswith("data/") and not tree.ref(reference, field=field).exists():
+        reference = reference[len("data/"):]
+    return tree.ref(reference, field=field)
+
+
+def output_path(tree: DataTree, reference: str, field: str) -> Path:
+    """A flow parameter naming an output: data-relative, or an absolute path when the tree is
+    local (never with AUTOSLO_STORAGE, whose outputs go to the bucket)."""
+    if Path(reference).is_absolute() and not os.environ.get("AUTOSLO_STORAGE"):
+        return Path(reference)
+    if reference.startswith("data/"):
         reference = reference[len("data/"):]
     return tree.ref(reference, field=field)
 

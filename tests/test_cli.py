@@ -27,18 +27,6 @@ def test_help_lists_every_entry_point_without_heavy_imports() -> None:
     assert "LOADED []" in out
 
 
-@pytest.mark.parametrize(("command", "manifest", "issue"), [
-    ("model", "tuning", 4)])
-def test_unbuilt_commands_say_so_and_exit_2(cli, command: str, manifest: str, issue: int) -> None:
-    result = cli(*command.split(), "--manifest", f"data/manifests/{manifest}/example.yml")
-    assert result.code == 2
-    lines = result.err.splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith(f"autoslo {command}: not built yet: ")
-    assert f"(issue {issue}); nothing was run" in lines[0]
-    assert result.out == ""
-
-
 def test_validate_passes_on_every_shipped_example(monkeypatch: pytest.MonkeyPatch, cli) -> None:
     monkeypatch.chdir(REPO)
     monkeypatch.delenv("AUTOSLO_DATA_DIR", raising=False)
@@ -49,7 +37,7 @@ def test_validate_passes_on_every_shipped_example(monkeypatch: pytest.MonkeyPatc
     kinds = {line.split()[1] for line in lines[:-1]}
     assert kinds == {"execution-config", "tuner-config", "slo", "prices", "tuning-manifest",
                      "execution-manifest", "plotting-manifest", "workload", "generator-spec",
-                     "template-suite"}
+                     "template-suite", "model-search"}
     # only the demo manifests wait for outputs (the tuner run `make demo` does first)
     pending = [line for line in lines[:-1] if line.split()[0] == "pending"]
     assert all(line.split()[0] in ("ok", "template", "pending") for line in lines[:-1])
@@ -112,7 +100,7 @@ def test_data_dir_option(tmp_path: Path, data_dir: Path, cli, monkeypatch) -> No
     monkeypatch.chdir(tmp_path.parent)
     result = cli("--data-dir", str(data_dir), "validate")
     assert result.code == 0, result.err
-    assert "14 file(s)" in result.out
+    assert "15 file(s)" in result.out
 
 
 def test_usage_errors_exit_2_without_traceback(cli) -> None:

@@ -27,6 +27,7 @@ from autoslo.config.manifests import (
     TunerPoint,
     TuningManifest,
 )
+from autoslo.config.model_search import ModelSearch
 from autoslo.config.prices import PriceTable
 from autoslo.config.slo import SloSpec
 from autoslo.config.suite import SuiteMeta
@@ -44,12 +45,12 @@ from autoslo.ids import check_name, execution_config_id, workload_id
 FileKind = Literal[
     "execution-config", "tuner-config", "slo", "prices", "tuning-manifest",
     "execution-manifest", "plotting-manifest", "workload", "generator-spec", "template-suite",
-    "forecast",
+    "forecast", "model-search",
 ]
 FILE_KINDS: tuple[FileKind, ...] = (
     "execution-config", "tuner-config", "slo", "prices", "tuning-manifest",
     "execution-manifest", "plotting-manifest", "workload", "generator-spec", "template-suite",
-    "forecast",
+    "forecast", "model-search",
 )
 MODELS: dict[FileKind, type[BaseModel]] = {
     "execution-config": ExecutionConfig,
@@ -63,10 +64,11 @@ MODELS: dict[FileKind, type[BaseModel]] = {
     "generator-spec": GeneratorSpec,
     "template-suite": SuiteMeta,
     "forecast": ForecastMeta,
+    "model-search": ModelSearch,
 }
 _FOLDER_KINDS: dict[str, FileKind] = {
     "execution_configs": "execution-config", "tuner_configs": "tuner-config", "slos": "slo",
-    "prices": "prices", "generators": "generator-spec",
+    "prices": "prices", "generators": "generator-spec", "model_searches": "model-search",
 }
 _MANIFEST_KINDS: dict[str, FileKind] = {
     "tuning": "tuning-manifest", "execution": "execution-manifest",
@@ -461,6 +463,9 @@ def summarize(model: BaseModel) -> str:
                 f"{model.duration_s / 3600:g} h; suite {model.suite}, seed {model.seed}")
     if isinstance(model, SuiteMeta):
         return f"{len(model.templates)} template(s)"
+    if isinstance(model, ModelSearch):
+        return (f"{model.trials} trials, ASHA over {model.max_epochs} epochs, "
+                f"{len(model.space.model_dump())} hyperparameters, seed {model.seed}")
     if isinstance(model, ForecastMeta):
         return (f"{model.date} from {model.history} by {model.method}; "
                 f"{len(model.scenarios)} scenario(s)")

@@ -26,5 +26,10 @@ class LatencyModel(ABC):
         """Isolated runtime in seconds for each template id, on `size` units of `shape`."""
 
     @abstractmethod
+    def predict_interval(self, template_ids: Sequence[str], shape: str,
+                         size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(predicted, lower, upper) runtimes in seconds: the prediction and its uncertainty band."""
+
+    @abstractmethod
     def known_templates(self) -> set[str]:
         """Templates this model can predict."""

@@ -1,25 +1,24 @@
-"""Load a latency model from its folder (data/models/<name>/) by the kind its model.yml names."""
+"""Load a latency model from its folder (data/models/<name>/) by the kind its model.yml names.
+
+Kinds: ``table`` and ``ernest`` (a calibration table in ``runtimes.csv``), ``bellamy`` (the neural
+model, fine-tuned on a calibration table). Every model.yml may carry ``format_version``; a
+folder of another format is refused with a message saying so.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import polars as pl
+import yaml
 
-from autoslo.config import load_model
-from autoslo.config._base import StrictModel
 from autoslo.datatree import DataTree, display_path
 from autoslo.errors import InputError
 from autoslo.perf._interface import LatencyModel
 
-
-class ModelMeta(StrictModel):
-    """model.yml: which kind of model the folder holds and where it came from."""
-
-    kind: Literal["table"]
-    description: str = ""
-    source: str = ""
+KINDS = ("table", "ernest", "bellamy")
+FORMAT_VERSION = 1
 
 
 def load_latency_model(reference: str | None, tree: DataTree) -> LatencyModel | None:
@@ -30,22 +29,57 @@ def load_latency_model(reference: str | None, tree: DataTree) -> LatencyModel | 
     return load_model_folder(folder)
 
 
-def load_model_folder(folder: Path) -> LatencyModel:
-    """Read a model folder; errors name the file and the rule."""
-    from autoslo.perf.table import TableModel
+def read_model_meta(folder: Path) -> dict[str, Any]:
+    """model.yml as a mapping, with its kind and format version checked."""
+    path = folder / "model.yml"
+    source = display_path(path)
+    if not path.is_file():
+        raise InputError("does not exist (a model folder needs a model.yml)", source=source)
+    try:
+        meta = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise InputError(f"is not valid YAML ({str(exc).splitlines()[0]})", source=source) from None
+    if not isinstance(meta, dict):
+        raise InputError("must be a mapping of keys to values", source=source)
+    version = meta.get("format_version", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        raise InputError(f"this model has format version {version!r}, but this autoslo reads "
+                         f"format {FORMAT_VERSION}; re-create it with this version "
+                         "(autoslo model pretrain / finetune)", source=source,
+                         field="format_version")
+    if meta.get("kind") not in KINDS:
+        raise InputError(f"must be one of {', '.join(KINDS)}, got {meta.get('kind')!r}",
+                         source=source, field="kind")
+    return meta
 
-    meta = load_model(folder / "model.yml", ModelMeta)
-    if meta.kind == "table":
-        table_path = folder / "runtimes.csv"
-        if not table_path.is_file():
-            raise InputError("file does not exist (a table model needs it)",
-                             source=display_path(table_path))
-        try:
-            table = pl.read_csv(table_path, schema_overrides={"template_id": pl.String,
-                                                              "shape": pl.String})
-        except Exception as exc:  # polars raises several types for malformed CSV
-            raise InputError(f"is not a readable CSV file ({exc})",
-                             source=display_path(table_path)) from None
-        return TableModel(table, name=folder.name, source=display_path(table_path))
-    raise InputError(f"kind: unknown latency model kind {meta.kind!r}",  # pragma: no cover
-                     source=display_path(folder / "model.yml"))
+
+def _calibration_table(folder: Path) -> tuple[pl.DataFrame, str]:
+    table_path = folder / "runtimes.csv"
+    if not table_path.is_file():
+        raise InputError("file does not exist (a table or ernest model needs it)",
+                         source=display_path(table_path))
+    try:
+        table = pl.read_csv(table_path, schema_overrides={"template_id": pl.String,
+                                                          "shape": pl.String})
+    except Exception as exc:  # polars raises several types for malformed CSV
+        raise InputError(f"is not a readable CSV file ({exc})",
+                         source=display_path(table_path)) from None
+    return table, display_path(table_path)
+
+
+def load_model_folder(folder: Path) -> LatencyModel:
+    """Read a model folder as a latency model; errors name the file and the rule."""
+    meta = read_model_meta(folder)
+    if meta["kind"] == "table":
+        from autoslo.perf.table import TableModel
+
+        table, source = _calibration_table(folder)
+        return TableModel(table, name=folder.name, source=source)
+    if meta["kind"] == "ernest":
+        from autoslo.perf.ernest import ErnestModel
+
+        table, source = _calibration_table(folder)
+        return ErnestModel(table, name=folder.name, source=source)
+    from autoslo.perf.bellamy import BellamyLatencyModel, load_bellamy
+
+    return BellamyLatencyModel(load_bellamy(folder, meta), folder.name, display_path(folder))

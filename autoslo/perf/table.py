@@ -18,12 +18,14 @@ import polars as pl
 from autoslo.errors import InputError
 from autoslo.perf._interface import LatencyModel
 
+MIN_BAND = 0.02  # the narrowest relative band reported off the table, even for a perfect fit
 
 @dataclass(frozen=True)
 class _Fit:
     log_a: float
     b: float
     measured: dict[int, float]
+    spread: dict[int, tuple[float, float]]
 
 
 class TableModel(LatencyModel):
@@ -45,28 +47,37 @@ class TableModel(LatencyModel):
         self.name = name
         grouped = (table.with_columns(pl.col("size").cast(pl.Int64),
                                       pl.col("runtime_s").cast(pl.Float64))
-                   .group_by(["template_id", "shape", "size"]).agg(pl.col("runtime_s").mean())
+                   .group_by(["template_id", "shape", "size"])
+                   .agg(pl.col("runtime_s").mean(), pl.col("runtime_s").min().alias("low"),
+                        pl.col("runtime_s").max().alias("high"))
                    .sort(["template_id", "shape", "size"]))
         self._fits: dict[tuple[str, str], _Fit] = {}
-        single: list[tuple[str, str, dict[int, float]]] = []
+        single: list[tuple[str, str, dict[int, float], dict[int, tuple[float, float]]]] = []
         exponents: dict[str, list[float]] = {}
+        residuals: list[float] = []
         for (template, shape), part in grouped.group_by(["template_id", "shape"],
                                                         maintain_order=True):
             measured = dict(zip(part["size"].to_list(), part["runtime_s"].to_list(), strict=True))
+            spread = {s: (lo, hi) for s, lo, hi in zip(part["size"].to_list(), part["low"].to_list(),
+                                                       part["high"].to_list(), strict=True)}
             if len(measured) >= 2:
                 x = np.log(np.array(list(measured), dtype=float))
                 y = np.log(np.array(list(measured.values()), dtype=float))
                 slope, intercept = np.polyfit(x, y, 1)
+                residuals.extend((y - (intercept + slope * x)).tolist())
                 self._fits[(str(template), str(shape))] = _Fit(float(intercept), float(-slope),
-                                                               measured)
+                                                               measured, spread)
                 exponents.setdefault(str(shape), []).append(float(-slope))
             else:
-                single.append((str(template), str(shape), measured))
-        for template, shape, measured in single:
+                single.append((str(template), str(shape), measured, spread))
+        for template, shape, measured, spread in single:
             b = float(np.median(exponents[shape])) if exponents.get(shape) else 0.0
             size, runtime = next(iter(measured.items()))
             self._fits[(template, shape)] = _Fit(float(np.log(runtime) + b * np.log(size)), b,
-                                                 measured)
+                                                 measured, spread)
+        # band of sizes off the table: the spread of the power-law fits' log residuals
+        pooled = np.abs(np.array(residuals)) if residuals else np.zeros(1)
+        self.band = max(float(np.quantile(pooled, 0.9)), MIN_BAND)
 
     def known_templates(self) -> set[str]:
         return {template for template, _ in self._fits}
@@ -85,6 +96,18 @@ class TableModel(LatencyModel):
                                  f"for {', '.join(shapes)}, not for {shape}") from None
             raise InputError(f"latency model {self.name!r} has no entry for template "
                              f"{template_id!r}") from None
+
+    def predict_interval(self, template_ids: Sequence[str], shape: str,
+                         size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Measured sizes: the repeats' min and max; other sizes: the power law times its band."""
+        predicted = self.predict(template_ids, shape, size)
+        lower = predicted * np.exp(-self.band)
+        upper = predicted * np.exp(self.band)
+        for i, template in enumerate(template_ids):
+            spread = self._fit(template, shape).spread.get(size)
+            if spread is not None:
+                lower[i], upper[i] = spread
+        return predicted, lower, upper
 
     def predict(self, template_ids: Sequence[str], shape: str, size: int) -> np.ndarray:
         out = np.empty(len(template_ids), dtype=np.float64)

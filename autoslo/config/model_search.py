@@ -1,0 +1,40 @@
+"""Hyperparameter search spaces for pretraining the neural runtime model
+(data/model_searches/<name>.yml)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from autoslo.config._base import StrictModel, at_least, between
+
+PositiveInt = Annotated[int, AfterValidator(at_least(1))]
+
+
+class SearchSpace(StrictModel):
+    """The choices Optuna's TPE sampler picks from (each a non-empty list)."""
+
+    lr: Annotated[list[Annotated[float, AfterValidator(between(1e-6, 1.0))]], Field(min_length=1)]
+    weight_decay: Annotated[list[Annotated[float, AfterValidator(between(0.0, 1.0))]],
+                            Field(min_length=1)]
+    dropout: Annotated[list[Annotated[float, AfterValidator(between(0.0, 0.9))]],
+                       Field(min_length=1)]
+    width: Annotated[list[Annotated[int, AfterValidator(between(4, 512))]], Field(min_length=1)]
+
+
+class ModelSearch(StrictModel):
+    """How pretraining searches: trials, the ASHA schedule (in epochs) and the space."""
+
+    description: str = ""
+    trials: PositiveInt = 12
+    max_epochs: PositiveInt = 400
+    grace_epochs: PositiveInt = 100
+    reduction_factor: Annotated[int, AfterValidator(at_least(2))] = 2
+    eval_every: PositiveInt = 25
+    validation_fraction: Annotated[float, AfterValidator(between(0.05, 0.5))] = 0.15
+    validation_split: Literal["rows", "configurations"] = Field(
+        default="rows", description="hold out random rows (the C3O protocol), or whole "
+                                    "configurations (a context at a scale-out, every repetition)")
+    seed: int = 0
+    space: SearchSpace

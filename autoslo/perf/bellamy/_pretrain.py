@@ -1,0 +1,175 @@
+"""Pretraining (search, best checkpoint, scores) and fine-tuning of whole models."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from autoslo.config.model_search import ModelSearch
+from autoslo.perf._rows import context_ids
+from autoslo.perf.bellamy._features import fit_preprocessing
+from autoslo.perf.bellamy._model import BellamyModel, residual_band
+from autoslo.perf.bellamy._network import BellamyNet
+from autoslo.perf.bellamy._train import (
+    TrainConfig,
+    finetune,
+    make_batch,
+    mape,
+    predict_log,
+    seed_everything,
+    train,
+)
+
+
+def configurations(rows: pl.DataFrame) -> pl.Series:
+    """A configuration id per row: its context and scale-out (repetitions share it)."""
+    return context_ids(rows) + "@" + rows["scale_out"].cast(pl.String)
+
+
+def split_validation(rows: pl.DataFrame, fraction: float, seed: int,
+                     kind: str = "rows") -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(train, validation): a seeded `fraction` of rows, or of configurations (all repetitions)."""
+    if kind == "rows":
+        order = np.random.default_rng(seed).permutation(rows.height)
+        held = np.zeros(rows.height, bool)
+        held[order[: max(1, round(rows.height * fraction))]] = True
+        return rows.filter(~pl.Series(held)), rows.filter(pl.Series(held))
+    return split_configurations(rows, fraction, seed)
+
+
+def split_configurations(rows: pl.DataFrame, fraction: float,
+                         seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(train, validation): a seeded `fraction` of configurations, all their repetitions held out."""
+    ids = configurations(rows)
+    unique = sorted(set(ids.to_list()))
+    count = max(1, round(len(unique) * fraction))
+    held = np.random.default_rng(seed).choice(unique, size=count, replace=False).tolist()
+    is_val = ids.is_in(held)
+    return rows.filter(~is_val), rows.filter(is_val)
+
+
+def _scores(model: BellamyModel, rows: pl.DataFrame) -> dict[str, float]:
+    predicted = model.predict(rows)["predicted_runtime"].to_numpy()
+    actual = rows["runtime_s"].to_numpy()
+    return {"mape": round(mape(predicted, actual), 6),
+            "mae_s": round(float(np.mean(np.abs(predicted - actual))), 4), "rows": rows.height}
+
+
+def describe_data(rows: pl.DataFrame, sources: list[str]) -> dict[str, Any]:
+    """What a model was trained on, for model.yml."""
+    return {"files": sources, "rows": rows.height,
+            "contexts": int(context_ids(rows).n_unique()),
+            "jobs": sorted(rows["job"].unique().to_list()),
+            "scale_out_range": [float(rows["scale_out"].min()), float(rows["scale_out"].max())]}
+
+
+def pretrain(rows: pl.DataFrame, spec: ModelSearch, *, trials: int | None = None,
+             seed: int | None = None, sources: list[str] | None = None, command: str = "",
+             storage: Path | None = None) -> BellamyModel:
+    """Search hyperparameters with Ray Tune, keep the best checkpoint, score it on validation."""
+    from autoslo.perf.bellamy._search import run_search
+
+    seed = spec.seed if seed is None else seed
+    trials = spec.trials if trials is None else trials
+    started = time.perf_counter()
+    train_rows, val_rows = split_validation(rows, spec.validation_fraction, seed,
+                                            spec.validation_split)
+    prep = fit_preprocessing(train_rows)
+    with tempfile.TemporaryDirectory(prefix="autoslo-tune-") as tmp:
+        result = run_search(train_rows, val_rows, prep, spec, trials=trials, seed=seed,
+                            storage=storage or Path(tmp))
+    net = BellamyNet(width=result.config.width, dropout=result.config.dropout)
+    net.load_state_dict(result.state)
+    val_log = predict_log(net, prep, make_batch(prep, val_rows))
+    band = residual_band(np.exp(val_log), val_rows["runtime_s"].to_numpy())
+    model = BellamyModel(net, prep, band)
+    best = result.config
+    model.meta = {
+        "description": "Bellamy-style runtime model pretrained with a Ray Tune search",
+        "command": command, "seed": seed,
+        "data": describe_data(rows, sources or []),
+        "split": {"kind": spec.validation_split, "validation_fraction": spec.validation_fraction,
+                  "train_rows": train_rows.height, "validation_rows": val_rows.height},
+        "search": {"trials": trials, "sampler": "optuna TPE (OptunaSearch)",
+                   "scheduler": f"ASHA (max {spec.max_epochs} epochs, grace {spec.grace_epochs},"
+                                f" reduction factor {spec.reduction_factor})",
+                   "space": spec.space.model_dump(),
+                   "best": {"lr": best.lr, "weight_decay": best.weight_decay,
+                            "dropout": best.dropout, "width": best.width,
+                            "epochs": best.epochs},
+                   "results": result.trials,
+                   "seconds": round(time.perf_counter() - started, 1)},
+        "scores": {"validation": _scores(model, val_rows), "train": _scores(model, train_rows)},
+    }
+    return model
+
+
+def fit_fixed(rows: pl.DataFrame, config: TrainConfig, seed: int) -> BellamyModel:
+    """Train one model on all `rows` for `config.epochs` epochs with fixed hyperparameters.
+
+    No search and no early stopping (the search chose the epochs): evaluation and benchmarks use
+    it to retrain a pretrained model's hyperparameters on a split's training rows. The band comes
+    from the training residuals, so it is narrower than a held-out one.
+    """
+    prep = fit_preprocessing(rows)
+    seed_everything(seed)
+    net = BellamyNet(width=config.width, dropout=config.dropout)
+    batch = make_batch(prep, rows)
+    train(net, prep, batch, None, replace(config, patience=config.epochs + 1), keep_last=True)
+    fitted = np.exp(predict_log(net, prep, batch))
+    return BellamyModel(net, prep, residual_band(fitted, rows["runtime_s"].to_numpy()))
+
+
+def finetune_model(model: BellamyModel, rows: pl.DataFrame, seed: int, *,
+                   templates: pl.DataFrame | None = None, sources: list[str] | None = None,
+                   command: str = "") -> BellamyModel:
+    """A new model: `model` with its head retrained on the target rows (see `finetune`)."""
+    config = TrainConfig(width=model.net.width, dropout=model.net.dropout)
+    net, info = finetune(model.net, model.prep, rows, config, seed)
+    n = rows["scale_out"].to_numpy()
+    low, high = model.scale_out_range
+    seen = ((float(n.min()), float(n.max())) if "scale_out" in info["retrained"]  # type: ignore[operator]
+            else (min(low, float(n.min())), max(high, float(n.max()))))
+    tuned = BellamyModel(net, model.prep, model.band, templates=templates, trained_range=seen)
+    predicted = tuned.predict(rows)["predicted_runtime"].to_numpy()
+    actual = rows["runtime_s"].to_numpy()
+    fitted = residual_band(predicted, actual)
+    tuned.band = (min(model.band[0], fitted[0]), max(model.band[1], fitted[1]))
+    tuned.meta = {**model.meta, "description": "fine-tuned " + str(
+        model.meta.get("description", "Bellamy-style runtime model")),
+        "fine_tune": {"command": command, "seed": seed, "data": describe_data(rows, sources or []),
+                      **info, "scores": {"fine_tune_rows": _scores(tuned, rows)}}}
+    return tuned
+
+
+DEFAULT_SEARCH = "model_searches/bellamy.yml"
+
+
+def pretrain_to_folder(data: list[Path], out: Path, search: Path, *, trials: int | None = None,
+                       seed: int | None = None, command: str = "") -> BellamyModel:
+    """Read C3O files, pretrain with the search in `search`, write the model folder atomically.
+
+    The one library entry point of ``autoslo model pretrain`` and the ``pretrain`` flow.
+    """
+    from autoslo.config import load_model
+    from autoslo.config.model_search import ModelSearch
+    from autoslo.datatree import display_path
+    from autoslo.errors import InputError
+    from autoslo.perf.c3o import c3o_files, load_c3o
+
+    if trials is not None and trials < 1:
+        raise InputError(f"--trials must be >= 1, got {trials}")
+    spec = load_model(search, ModelSearch)
+    files = c3o_files(data)
+    rows = load_c3o(files)
+    model = pretrain(rows, spec, trials=trials, seed=seed,
+                     sources=[display_path(f) for f in files], command=command)
+    model.meta["search"]["spec"] = display_path(search)
+    model.save(out)
+    return model

@@ -1,0 +1,131 @@
+"""Hyperparameter search for pretraining: Ray Tune running Optuna's TPE sampler (`OptunaSearch`)
+with the ASHA scheduler stopping weak trials early, on 2 CPUs. One trial runs at a time so the
+sampler sees results in a fixed order and one seed gives one search; ray is imported only here."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import torch
+
+import autoslo
+from autoslo.config.model_search import ModelSearch
+from autoslo.perf.bellamy._features import Preprocessing
+from autoslo.perf.bellamy._network import BellamyNet
+from autoslo.perf.bellamy._train import TrainConfig, make_batch, seed_everything, train
+
+METRIC = "val_mape"
+
+
+@dataclass
+class SearchResult:
+    """The best hyperparameters, the weights of their best checkpoint, and every trial's score."""
+
+    config: TrainConfig
+    state: dict[str, torch.Tensor]
+    trials: list[dict[str, Any]]
+
+
+def _train_config(spec: ModelSearch, params: dict[str, Any]) -> TrainConfig:
+    return TrainConfig(lr=float(params["lr"]), weight_decay=float(params["weight_decay"]),
+                       dropout=float(params["dropout"]), width=int(params["width"]),
+                       epochs=spec.max_epochs, eval_every=spec.eval_every,
+                       patience=spec.max_epochs)
+
+
+def _trial(params: dict[str, Any], *, train_rows: pl.DataFrame, val_rows: pl.DataFrame,
+           prep: dict[str, Any], spec: dict[str, Any], seed: int) -> None:
+    """One Ray Tune trial: train, reporting validation MAPE with a checkpoint at each evaluation."""
+    from ray import tune
+
+    torch.set_num_threads(1)
+    search = ModelSearch.model_validate(spec)
+    config = _train_config(search, params)
+    preprocessing = Preprocessing.from_dict(prep)
+    seed_everything(seed)
+    net = BellamyNet(width=config.width, dropout=config.dropout)
+
+    best = [float("inf")]
+
+    def report(epoch: int, score: float, model: BellamyNet) -> None:
+        # the running best is the trial's score; a checkpoint only when it improves
+        if score >= best[0]:
+            tune.report({METRIC: best[0], "epoch": epoch})
+            return
+        best[0] = score
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save(model.state_dict(), Path(folder) / "weights.pt")
+            tune.report({METRIC: score, "epoch": epoch},
+                        checkpoint=tune.Checkpoint.from_directory(folder))
+
+    train(net, preprocessing, make_batch(preprocessing, train_rows),
+          make_batch(preprocessing, val_rows), config, report=report)
+
+
+def run_search(train_rows: pl.DataFrame, val_rows: pl.DataFrame, prep: Preprocessing,
+               spec: ModelSearch, *, trials: int, seed: int, storage: Path) -> SearchResult:
+    """Search the space of `spec` with `trials` trials; returns the best checkpoint's weights."""
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic reporter honours verbose=0
+    import optuna
+    import ray
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.optuna import OptunaSearch
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    started = not ray.is_initialized()
+    if started:
+        package_root = str(Path(autoslo.__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+    try:
+        space = {name: tune.choice(list(values))
+                 for name, values in spec.space.model_dump().items()}
+        steps = spec.max_epochs // spec.eval_every
+        scheduler = ASHAScheduler(time_attr="training_iteration", metric=METRIC, mode="min",
+                                  max_t=steps,
+                                  grace_period=max(1, min(steps, spec.grace_epochs // spec.eval_every)),
+                                  reduction_factor=spec.reduction_factor)
+        searcher = OptunaSearch(metric=METRIC, mode="min",
+                                sampler=optuna.samplers.TPESampler(seed=seed))
+        trainable = tune.with_resources(
+            tune.with_parameters(_trial, train_rows=train_rows, val_rows=val_rows,
+                                 prep=prep.to_dict(), spec=spec.model_dump(), seed=seed),
+            {"cpu": 1})
+        tuner = tune.Tuner(
+            trainable, param_space=space,
+            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
+                                        num_samples=trials, max_concurrent_trials=1),
+            run_config=tune.RunConfig(
+                name="pretrain", storage_path=str(storage.resolve()), verbose=0,
+                checkpoint_config=tune.CheckpointConfig(
+                    num_to_keep=1, checkpoint_score_attribute=METRIC,
+                    checkpoint_score_order="min")))
+        grid = tuner.fit()
+        best = grid.get_best_result(metric=METRIC, mode="min", scope="all")
+        if best.checkpoint is None:  # pragma: no cover - every trial reports a checkpoint
+            raise RuntimeError("the search produced no checkpoint")
+        with best.checkpoint.as_directory() as folder:
+            state = torch.load(Path(folder) / "weights.pt", weights_only=True)
+        table = []
+        for result in grid:
+            frame = result.metrics_dataframe
+            table.append({**{k: result.config[k] for k in space},
+                          "best_val_mape": round(float(frame[METRIC].min()), 6)
+                          if frame is not None and len(frame) else None,
+                          "epochs": int(frame["epoch"].max()) if frame is not None and len(frame)
+                          else 0})
+        return SearchResult(_train_config(spec, best.config), state, table)
+    finally:
+        if started:
+            ray.shutdown()
