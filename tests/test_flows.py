@@ -234,3 +234,17 @@ def test_an_unreachable_bucket_fails_the_flow_with_one_line(api: dict[str, str],
     state = plot(return_state=True)
     assert state.is_failed()
     assert state.message.startswith("cannot read the bucket of block 's3-bucket/gone-bucket'")
+
+
+def test_an_unreachable_ray_address_says_so(api: dict[str, str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from autoslo.errors import AutosloError
+
+    port = free_port()
+    monkeypatch.setenv("AUTOSLO_RAY_ADDRESS", f"127.0.0.1:{port}")
+    execute = _flow("execute", "execute")
+    with pytest.raises(AutosloError, match=f"AUTOSLO_RAY_ADDRESS: cannot reach Ray at "
+                                           f"'127.0.0.1:{port}'"):
+        execute(manifest="manifests/execution/example.yml")
+    monkeypatch.delenv("AUTOSLO_RAY_ADDRESS")
+    _flow("execute", "execute")  # later tests get the local Ray again

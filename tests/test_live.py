@@ -91,15 +91,18 @@ def test_live_replay_is_open_loop_enforces_wlm_and_records_faults(
     make_workload(data_dir, "faults", [
         (0.0, "select pg_sleep(0.4)"), (0.0, "select pg_sleep(0.4)"), (0.0, "select pg_sleep(0.4)"),
         (1.5, "selec oops"), (1.6, "select pg_sleep(3)"), (3.0, "select count(*) from lineitem"),
+        (3.5, "select pg_terminate_backend(pg_backend_pid())"),  # drops its own connection
+        (4.0, "select 1"),
     ])
     manifest = make_manifest(data_dir, "one-slot", "faults", {
         "pool": {"clusters": [serverless(1, max_query_execution_time=1)]}})
     result = cli("execute", "--manifest", str(manifest), "--live")
     assert result.code == 0, result.err
-    assert "complete: 6 queries on 1 cluster(s)" in result.out
+    assert "complete: 8 queries on 1 cluster(s)" in result.out
     folder, record, queries = only_run(data_dir)
     assert record["status"] == "complete" and record["target"] == "postgres"
-    assert queries["status"].to_list() == ["ok", "ok", "ok", "failed", "timeout", "ok"]
+    assert queries["status"].to_list() == ["ok", "ok", "ok", "failed", "timeout", "ok", "failed",
+                                           "ok"]
     # one slot: the three sleeps run one after another, the queue is the client's
     queue = queries["queue_s"].to_list()
     assert queue[0] < 0.1 and 0.35 < queue[1] < 0.8 and 0.75 < queue[2] < 1.5
@@ -108,6 +111,9 @@ def test_live_replay_is_open_loop_enforces_wlm_and_records_faults(
     assert queries["latency_s"][4] == pytest.approx(1.0, abs=0.5)  # the 1 s timeout cut it
     errors = pl.read_parquet(folder / "errors.parquet")
     assert errors.filter(pl.col("query_id") == 3)["error"][0].startswith("syntax error")
+    # a dropped connection is retried once on a new one, then recorded; the run goes on
+    dropped = errors.filter(pl.col("query_id") == 6)["error"][0]
+    assert dropped.endswith("(after one retry on a new connection)"), dropped
     index = read_run_index(DataTree(data_dir))
     assert [r.run_timestamp for r in index] == [folder.name]
     assert index[0].status == "complete"

@@ -290,7 +290,8 @@ class Replay:
             self.end[j] = t
             self.status[j] = STATUS_CODE[outcome.status]
             if outcome.error:
-                self.errors.append((j, outcome.status, outcome.error))
+                self.errors.append((j, outcome.status, outcome.error + (
+                    " (after one retry on a new connection)" if outcome.retried else "")))
             self.done += 1
             if self.progress is not None:
                 self.progress(self.done, self.n)
