@@ -9,7 +9,6 @@ Deployed as `tune/default` (prefect.yaml). Same library calls as `autoslo tune`.
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from prefect import flow, get_run_logger, task, unmapped
@@ -32,9 +31,9 @@ ship_by_value(__name__)
 
 @task(cache_policy=NO_CACHE)
 def score_trials(spec: ScorerSpec, batch: list[dict[str, Any]], prices: PriceTable,
-                 best: float) -> tuple[int, list[Any]]:
+                 best: float) -> list[Any]:
     """Score a chunk of trials in a Ray worker (its scenarios stay loaded between chunks)."""
-    return os.getpid(), score_batch(spec, batch, prices, best)
+    return score_batch(spec, batch, prices, best)
 
 
 class TaskEvaluator:
@@ -43,19 +42,13 @@ class TaskEvaluator:
     def __init__(self, spec: ScorerSpec, workers: int, trials_per_task: int) -> None:
         self.spec, self.workers = spec, workers
         self.batch_size = workers * trials_per_task
-        self.pids: set[int] = set()
 
     def __call__(self, batch: list[dict[str, Any]], prices: PriceTable,
                  best: float) -> list[Any]:
         size = -(-len(batch) // self.workers)
         chunks = [batch[i:i + size] for i in range(0, len(batch), size)]
         futures = score_trials.map(unmapped(self.spec), chunks, unmapped(prices), unmapped(best))
-        results = []
-        for future in futures:
-            pid, scored = future.result()
-            self.pids.add(pid)
-            results += scored
-        return results
+        return [result for future in futures for result in future.result()]
 
     def close(self) -> None:
         """The task runner owns the workers."""

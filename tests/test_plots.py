@@ -64,7 +64,11 @@ def write_tables(folder: Path, fixture: dict[str, list], costs: list[float]) -> 
         "node_type": ["ra3.xlplus"] * len(costs), "size": [2] * len(costs),
         "ready_s": [0.0] * len(costs), "removed_s": [120.0] * len(costs),
         "queries": [1] * len(costs), "cost_usd": costs}).write_parquet(folder / "clusters.parquet")
-    (folder / "summary.yml").write_text(yaml.safe_dump({"workload_id": "example", "queries": n}))
+    from autoslo.sim import SIMULATOR_VERSION
+
+    (folder / "summary.yml").write_text(yaml.safe_dump({
+        "simulator_version": SIMULATOR_VERSION, "workload_id": "example",
+        "execution_config_id": folder.name, "queries": n}))
 
 
 def combination_dir(tree: DataTree, key: str) -> Path:
@@ -265,8 +269,11 @@ def test_every_panel_type_renders_with_csvs_that_match_by_hand(tree: DataTree, c
 
 
 def test_example_manifest_plots_the_execution_example(tree: DataTree, cli, monkeypatch) -> None:
-    shutil.copytree(combination_dir(tree, "wlm"), tree.simulator_run_dir(
-        "example", _serverless_id(tree)))
+    target = tree.simulator_run_dir("example", _serverless_id(tree))
+    shutil.copytree(combination_dir(tree, "wlm"), target)
+    summary = yaml.safe_load((target / "summary.yml").read_text())  # the fixture, relabelled
+    (target / "summary.yml").write_text(yaml.safe_dump({**summary,
+                                                        "execution_config_id": target.name}))
     result = cli("plot", "--manifest", "data/manifests/plotting/example.yml", "--no-png")
     assert result.code == 0, result.err
     assert "example: data/plots/example.html (+ 6 CSV table(s)" in result.out

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from autoslo.datatree import DataTree
-from autoslo.live.target import ClusterSpec, Endpoint, QueryOutcome, TargetError
+from autoslo.live.target import ClusterSpec, Endpoint, QueryOutcome, StatementTimeouts, TargetError
 
 SERVER_SETTINGS = ("-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
                    "-c full_page_writes=off -c max_parallel_workers_per_gather=0 "
@@ -232,7 +232,7 @@ class PostgresDriver:
     enforces_wlm = False
 
     def __init__(self) -> None:
-        self._timeouts: dict[int, int] = {}  # statement_timeout last set on each connection
+        self._timeouts = StatementTimeouts()
 
     def connect(self, endpoint: Endpoint) -> Any:
         import psycopg
@@ -249,12 +249,9 @@ class PostgresDriver:
         import psycopg
         from psycopg import errors
 
-        timeout_ms = 0 if timeout_s is None else max(1, int(timeout_s * 1000))
         try:
             with connection.cursor() as cursor:
-                if self._timeouts.get(id(connection)) != timeout_ms:  # saves a round trip
-                    cursor.execute(f"set statement_timeout = {timeout_ms}")
-                    self._timeouts[id(connection)] = timeout_ms
+                self._timeouts.apply(connection, cursor, timeout_s)
                 for _ in cursor.stream(f"/* {tag} */ {sql}"):
                     pass  # rows are discarded as they arrive
             return QueryOutcome("ok")
@@ -266,6 +263,6 @@ class PostgresDriver:
             return QueryOutcome("failed", str(exc).strip().splitlines()[0][:300])
 
     def close(self, connection: Any) -> None:
-        self._timeouts.pop(id(connection), None)
+        self._timeouts.forget(connection)
         with contextlib.suppress(Exception):  # a broken connection may fail to close in any way
             connection.close()

@@ -25,7 +25,13 @@ from typing import Any
 from autoslo.config.execution import ExecutionConfig, ProvisionedCluster, ServerlessCluster
 from autoslo.config.manifests import LiveSettings
 from autoslo.errors import AutosloError, InputError
-from autoslo.live.target import ClusterSpec, Endpoint, QueryOutcome, TargetError
+from autoslo.live.target import (
+    ClusterSpec,
+    Endpoint,
+    QueryOutcome,
+    StatementTimeouts,
+    TargetError,
+)
 
 RUN_TAG = "autoslo-run"
 PARAMETER_GROUP_FAMILY = "redshift-1.0"
@@ -86,8 +92,8 @@ def serverless_parameters(cluster: ServerlessCluster) -> list[dict[str, str]]:
     return params
 
 
-def _names(prefix: str, index: int) -> dict[str, str]:
-    stem = f"{prefix}-c{index}"
+def _names(stem: str) -> dict[str, str]:
+    """The AWS names of one cluster's resources."""
     return {"cluster": stem, "parameter_group": f"{stem}-wlm", "namespace": f"{stem}-ns",
             "workgroup": stem}
 
@@ -98,7 +104,7 @@ def aws_cli(config: ExecutionConfig, prefix: str) -> str:
              "# The router, autoscaler and scheduled spin-ups have no AWS equivalent: autoslo's "
              "live replay runs them."]
     for index, cluster in enumerate(config.pool.clusters):
-        names = _names(prefix, index)
+        names = _names(f"{prefix}-c{index}")
         if isinstance(cluster, ServerlessCluster):
             create = ["aws", "redshift-serverless", "create-workgroup", "--workgroup-name",
                       names["workgroup"], "--namespace-name", names["namespace"], "--base-capacity",
@@ -194,10 +200,7 @@ class RedshiftProvisioner:
                 wlm_json(spec)
 
     def start(self, spec: ClusterSpec, name: str) -> Endpoint:
-        index = int(name.lstrip("c")) if name.lstrip("c").isdigit() else 0
-        names = _names(self.prefix, index) if name.startswith("c") else {
-            "cluster": f"{self.prefix}-{name}", "parameter_group": f"{self.prefix}-{name}-wlm",
-            "namespace": f"{self.prefix}-{name}-ns", "workgroup": f"{self.prefix}-{name}"}
+        names = _names(f"{self.prefix}-{name}")
         password = _password()
         if isinstance(spec, ServerlessCluster):
             return self._start_workgroup(spec, names, password)
@@ -315,7 +318,7 @@ class RedshiftDriver:
 
     def __init__(self, *, ssl: bool = True) -> None:
         self.ssl = ssl
-        self._timeouts: dict[int, int] = {}  # statement_timeout last set on each connection
+        self._timeouts = StatementTimeouts()
 
     def connect(self, endpoint: Endpoint) -> Any:
         import redshift_connector
@@ -335,11 +338,8 @@ class RedshiftDriver:
         import redshift_connector
 
         cursor = connection.cursor()
-        timeout_ms = 0 if timeout_s is None else max(1, int(timeout_s * 1000))
         try:
-            if self._timeouts.get(id(connection), 0) != timeout_ms:
-                cursor.execute(f"set statement_timeout to {timeout_ms}")
-                self._timeouts[id(connection)] = timeout_ms
+            self._timeouts.apply(connection, cursor, timeout_s)
             cursor.execute(f"/* {tag} */ {sql}")
             if cursor.description is not None:
                 while cursor.fetchmany(10_000):
@@ -358,7 +358,7 @@ class RedshiftDriver:
                 cursor.close()
 
     def close(self, connection: Any) -> None:
-        self._timeouts.pop(id(connection), None)
+        self._timeouts.forget(connection)
         with contextlib.suppress(Exception):  # a broken connection cannot be closed
             connection.close()
 

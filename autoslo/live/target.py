@@ -42,6 +42,23 @@ class QueryOutcome:
     retried: bool = False
 
 
+class StatementTimeouts:
+    """The `statement_timeout` each open connection has, so a query sets it only when it changes
+    (a round trip saved per query; PostgreSQL and Redshift both start at 0 = none)."""
+
+    def __init__(self) -> None:
+        self._ms: dict[int, int] = {}
+
+    def apply(self, connection: Any, cursor: Any, timeout_s: float | None) -> None:
+        ms = 0 if timeout_s is None else max(1, int(timeout_s * 1000))
+        if self._ms.get(id(connection), 0) != ms:
+            cursor.execute(f"set statement_timeout to {ms}")
+            self._ms[id(connection)] = ms
+
+    def forget(self, connection: Any) -> None:
+        self._ms.pop(id(connection), None)
+
+
 class Provisioner(Protocol):
     """Creates and removes the clusters of one live run; every resource carries the run tag."""
 

@@ -54,17 +54,10 @@ def read_model_meta(folder: Path) -> dict[str, Any]:
 
 
 def _calibration_table(folder: Path) -> tuple[pl.DataFrame, str]:
+    from autoslo.perf.calibration import read_calibration
+
     table_path = folder / "runtimes.csv"
-    if not table_path.is_file():
-        raise InputError("file does not exist (a table or ernest model needs it)",
-                         source=display_path(table_path))
-    try:
-        table = pl.read_csv(table_path, schema_overrides={"template_id": pl.String,
-                                                          "shape": pl.String})
-    except Exception as exc:  # polars raises several types for malformed CSV
-        raise InputError(f"is not a readable CSV file ({exc})",
-                         source=display_path(table_path)) from None
-    return table, display_path(table_path)
+    return read_calibration(table_path), display_path(table_path)
 
 
 def load_model_folder(folder: Path) -> LatencyModel:

@@ -153,11 +153,14 @@ def resolve_panels(manifest: PlottingManifest, tree: DataTree, *, live: bool = F
 def _simulator_source(combination: Combination, point: CombinationPoint, tree: DataTree,
                       finder: _Finder, source: str | None, field_path: str) -> RunSource:
     """The combination's simulator folder, or an error naming the execute command that fills it."""
+    from autoslo.execute import complete_summary
+
     folder = combination.simulator_dir(tree)
-    if not (folder / "queries.parquet").is_file():
+    if complete_summary(folder, combination) is None:
         raise InputError(
             f"the simulator has no results for workload {combination.workload_id!r} with config "
-            f"{combination.execution_config_id!r} ({display_path(folder)} does not exist); create "
+            f"{combination.execution_config_id!r} ({display_path(folder)} is missing or "
+            f"incomplete); create "
             f"them with `autoslo execute {finder.execution_manifest(combination)}`",
             source=source, field=field_path)
     return RunSource(combination.label, folder, "simulator", combination.workload_path,
