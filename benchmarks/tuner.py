@@ -202,8 +202,9 @@ def value(tree: DataTree, trials: int) -> None:
     """Serverless workgroups, billed per busy second."""
     space = {**SPACE, "autoscaler.cluster.rpu": {"type": "categorical", "choices": [8, 16, 32]},
              "autoscaler.threshold": {"type": "int", "low": 1, "high": 30}}
-    plan = {**PLAN, "max_spin_ups": 2,
-            "at_s": {"type": "float", "low": 0, "high": 72000, "step": 1800}}
+    plan = {**PLAN, "max_spin_ups": 2, "sizes": [8, 16, 32],
+            "at_s": {"type": "float", "low": 0, "high": 72000, "step": 1800},
+            "lifetime_s": {"type": "float", "low": 3600, "high": 57600, "step": 1800}}
     summary = tune(tree, tuner_yaml(tree, "value", workload=FORECAST, search_space=space,
                                     spin_up_plan=plan, n_trials=trials, seed=1,
                                     parallelism={"workers": 2}))

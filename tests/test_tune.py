@@ -82,6 +82,13 @@ def test_a_run_writes_its_outputs_and_is_reused(data_dir: Path, cli) -> None:
     assert summary["validation"]["cost_usd"] <= summary["initial_validation"]["cost_usd"] + 1e-9
     best = trials.filter(pl.col("feasible"))["cost_usd"].min()
     assert summary["validation"]["cost_usd"] == pytest.approx(best)
+    # the cheapest distinct configs are re-scored on validation; the cheapest feasible one wins
+    validation = yaml.safe_load((folder / "validation.yml").read_text())
+    numbers = [c["trial"] for c in validation["candidates"]]
+    params = trials.filter(pl.col("trial").is_in(numbers))["params"].to_list()
+    assert 1 < len(numbers) <= 10 and len(set(params)) == len(params)
+    feasible = [c for c in validation["candidates"] if c["feasible"]]
+    assert validation["winner"] == min(feasible, key=lambda c: (c["cost_usd"], c["trial"]))["trial"]
     again = cli(*args)
     assert again.code == 0 and "reusing finished run" in again.err
     assert pl.read_parquet(folder / "trials.parquet").equals(trials)
@@ -193,13 +200,19 @@ def test_local_search_moves_one_step_and_places_absent_spin_ups(data_dir: Path) 
     assert {**base, "spin_up_0_at_s": 3600.0} in moves
     assert {**base, "spin_up_0_size": 32} in moves and {**base, "spin_up_0_size": 0} in moves
     assert {**base, "spin_up_0_at_s": 3600.0, "spin_up_0_lifetime_s": 600.0} in moves
-    # the absent one is never nudged (its time changes nothing); it is placed on a coarse grid
+    # the absent one is never nudged (its time changes nothing) ...
     assert not any(c == {"spin_up_1_at_s"} or c == {"spin_up_1_lifetime_s"} for c in changed)
-    placed = [m for m, c in zip(moves, changed, strict=True) if "spin_up_1_size" in c]
-    assert {(m["spin_up_1_size"], m["spin_up_1_at_s"]) for m in placed} == {
-        (size, at) for size in (16, 32) for at in (0.0, 1800.0, 3600.0, 5400.0, 7200.0)}
+    # ... but placed on a coarse grid of times x lifetimes x sizes, a separate, bigger jump
+    placed = inputs.space.placements(base)
+    assert {(m["spin_up_1_size"], m["spin_up_1_at_s"], m["spin_up_1_lifetime_s"])
+            for m in placed} == {(size, at, life) for size in (16, 32)
+                                 for at in (0.0, 1800.0, 3600.0, 5400.0, 7200.0)
+                                 for life in (600.0, 1200.0, 1800.0)}
+    assert all({k for k in m if m[k] != base[k]} <= {"spin_up_1_size", "spin_up_1_at_s",
+                                                      "spin_up_1_lifetime_s"} for m in placed)
+    assert inputs.space.placements({**base, "spin_up_1_size": 32}) == []  # none absent
     # every move stays inside the space
-    for move in moves:
+    for move in moves + placed:
         assert 0 <= move["spin_up_0_at_s"] <= 7200 and move["spin_up_0_lifetime_s"] in (600, 1200,
                                                                                         1800)
 

@@ -30,7 +30,7 @@ from autoslo.tune._scenarios import build_scenarios
 from autoslo.tune._space import validate_config
 from autoslo.workload import load_workload
 
-VALIDATION_CANDIDATES = 3
+VALIDATION_CANDIDATES = 10  # the cheapest distinct training configs re-scored on validation
 Progress = Callable[[str], None]
 
 
@@ -224,7 +224,8 @@ def run_tuning(inputs: TuningInputs, tree: DataTree, *, force: bool = False,
 
 class _LocalSearch:
     """One-step moves around the best trial so far (feasible and cheapest, else least violating),
-    queued into the study in a seeded order; each config is tried once."""
+    then placements of an absent spin-up, queued into the study in a seeded order; each config
+    is tried once."""
 
     def __init__(self, inputs: TuningInputs, study: Any, tau: float) -> None:
         import random
@@ -248,12 +249,13 @@ class _LocalSearch:
             t.user_attrs["cost_usd"], t.number))
         tried = {self._key(t.params) for t in self.study.trials}
         for start in ranked:  # the best trial first; once its moves are spent, the next one
-            moves = [m for m in self.space.neighbors(start.params) if self._key(m) not in tried]
-            if moves:
-                self.rng.shuffle(moves)
-                for move in moves[:count]:
-                    self.study.enqueue_trial(move, skip_if_exists=True)
-                return
+            for tier in (self.space.neighbors, self.space.placements):  # small steps first
+                moves = [m for m in tier(start.params) if self._key(m) not in tried]
+                if moves:
+                    self.rng.shuffle(moves)
+                    for move in moves[:count]:
+                        self.study.enqueue_trial(move, skip_if_exists=True)
+                    return
 
 
 def _default_evaluator(workers: int, address: str | None) -> Callable[[ScorerSpec], Evaluator]:
@@ -348,6 +350,23 @@ def pareto_front(trials: pl.DataFrame) -> pl.DataFrame:
     return scored.filter(pl.Series(keep, dtype=pl.Boolean)).sort("cost_usd")
 
 
+def _distinct_configs(inputs: TuningInputs, by_number: dict[int, Any], ranked: list[int],
+                      count: int) -> list[tuple[int, dict[str, Any]]]:
+    """The first `count` trials of `ranked` that make different configs (trials differing only
+    in an absent spin-up's time make the same one), each with its config data."""
+    chosen: list[tuple[int, dict[str, Any]]] = []
+    seen: set[str] = set()
+    for number in ranked:
+        data = inputs.space.apply(by_number[number].params)
+        key = yaml.safe_dump(data, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            chosen.append((number, data))
+            if len(chosen) == count:
+                break
+    return chosen
+
+
 def _finish(inputs: TuningInputs, tree: DataTree, study: Any, scenarios: Any, spec: SloSpec,
             tau: float, model_ref: str | None, prices: PriceTable, folder: Path,
             seconds: float, say: Progress) -> dict[str, Any]:
@@ -355,12 +374,11 @@ def _finish(inputs: TuningInputs, tree: DataTree, study: Any, scenarios: Any, sp
     trials.write_parquet(folder / "trials.parquet")
     pareto_front(trials).write_parquet(folder / "pareto.parquet")
     by_number = {t.number: t for t in study.trials}
-    candidates = (trials.filter(pl.col("feasible")).sort(["cost_usd", "trial"])
-                  .head(VALIDATION_CANDIDATES)["trial"].to_list())
-    if not candidates:  # nothing feasible: validate the least violating trials
-        candidates = (trials.filter(pl.col("status") == "complete")
-                      .sort(["violation", "cost_usd", "trial"])
-                      .head(VALIDATION_CANDIDATES)["trial"].to_list())
+    ranked = trials.filter(pl.col("feasible")).sort(["cost_usd", "trial"])["trial"].to_list()
+    if not ranked:  # nothing feasible: validate the least violating trials
+        ranked = (trials.filter(pl.col("status") == "complete")
+                  .sort(["violation", "cost_usd", "trial"])["trial"].to_list())
+    candidates = _distinct_configs(inputs, by_number, ranked, VALIDATION_CANDIDATES)
     if not candidates:
         raise InputError("no trial produced a valid config; see invalid_reason in "
                          f"{folder / 'trials.parquet'}")
@@ -368,8 +386,7 @@ def _finish(inputs: TuningInputs, tree: DataTree, study: Any, scenarios: Any, sp
                                    tuple(w.id for w in scenarios.validation), spec, model_ref,
                                    str(tree.root.resolve()), tau, inputs.tuner.aggregate))
     results = []
-    for number in candidates:
-        data = inputs.space.apply(by_number[number].params)
+    for number, data in candidates:
         evaluation, _ = validator.score(data, prices, math.inf)
         assert evaluation is not None
         results.append((number, data, evaluation))

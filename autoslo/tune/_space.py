@@ -105,21 +105,6 @@ class SearchSpace:
         for name, values in self._steps(params).items():
             moves += [{**params, name: v} for v in values]
         plan = self.tuner.spin_up_plan
-        if plan is not None:  # an absent spin-up is tried on a coarse grid of times (x lifetimes)
-            lives: list[Any] = ([None] if not isinstance(plan.lifetime_s, FloatDistribution)
-                                else _coarse(plan.lifetime_s))
-            for i in range(plan.max_spin_ups):
-                if params[SPIN_UP_SIZE.format(i)]:
-                    continue
-                for size in plan.sizes:
-                    for at in _coarse(plan.at_s):
-                        for life in lives:
-                            move = {**params, SPIN_UP_SIZE.format(i): size,
-                                    SPIN_UP_AT.format(i): at}
-                            if life is not None:
-                                move[SPIN_UP_LIFETIME.format(i)] = life
-                            moves.append(move)
-                break  # one absent spin-up stands for all (they are interchangeable)
         if plan is not None and isinstance(plan.lifetime_s, FloatDistribution):
             for i in range(plan.max_spin_ups):
                 at, life = SPIN_UP_AT.format(i), SPIN_UP_LIFETIME.format(i)
@@ -130,6 +115,28 @@ class SearchSpace:
                     new_life = _stepped(plan.lifetime_s, params[life], -sign)
                     if new_at is not None and new_life is not None:
                         moves.append({**params, at: new_at, life: new_life})
+        return moves
+
+    def placements(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Configs that add one spin-up where the plan has an absent one, on a coarse grid of
+        times (x lifetimes) x sizes: a bigger jump than `neighbors`, tried after them."""
+        plan = self.tuner.spin_up_plan
+        if plan is None:
+            return []
+        lives: list[Any] = ([None] if not isinstance(plan.lifetime_s, FloatDistribution)
+                            else _coarse(plan.lifetime_s))
+        moves: list[dict[str, Any]] = []
+        for i in range(plan.max_spin_ups):
+            if params[SPIN_UP_SIZE.format(i)]:
+                continue
+            for size in plan.sizes:
+                for at in _coarse(plan.at_s):
+                    for life in lives:
+                        move = {**params, SPIN_UP_SIZE.format(i): size, SPIN_UP_AT.format(i): at}
+                        if life is not None:
+                            move[SPIN_UP_LIFETIME.format(i)] = life
+                        moves.append(move)
+            break  # one absent spin-up stands for all (they are interchangeable)
         return moves
 
     def _steps(self, params: dict[str, Any]) -> dict[str, list[Any]]:
