@@ -949,9 +949,7 @@ def model_evaluate(
     best = loaded.meta.get("search", {}).get("best")  # type: ignore[attr-defined]
     if not best:
         raise AutosloError(f"{model}/model.yml: search.best: is required (a pretrained model)")
-    config = TrainConfig(lr=best["lr"], weight_decay=best["weight_decay"],
-                         dropout=best["dropout"], width=best["width"],
-                         epochs=best.get("epochs", TrainConfig.epochs))
+    config = TrainConfig.from_best(best)
     rows = load_c3o(data)
     typer.echo(f"split {split}" + (f", K = {shots}" if split == "few-shot" else "")
                + f", seed {seed}")

@@ -42,9 +42,7 @@ SEARCH_LIMIT_S = 600.0
 
 
 def _shipped_config() -> TrainConfig:
-    best = read_model_meta(DATA / "models" / "c3o-bellamy")["search"]["best"]
-    return TrainConfig(lr=best["lr"], weight_decay=best["weight_decay"], dropout=best["dropout"],
-                       width=best["width"], epochs=best["epochs"])
+    return TrainConfig.from_best(read_model_meta(DATA / "models" / "c3o-bellamy")["search"]["best"])
 
 
 def _searched_config(rows: pl.DataFrame, seed: int) -> tuple[TrainConfig, float, int]:
@@ -52,9 +50,7 @@ def _searched_config(rows: pl.DataFrame, seed: int) -> tuple[TrainConfig, float,
     train = rows.filter(~pl.Series(split_rows(rows, "random", seed)))
     began = time.perf_counter()
     model = pretrain(train, spec, seed=seed)
-    best = model.meta["search"]["best"]
-    config = TrainConfig(lr=best["lr"], weight_decay=best["weight_decay"],
-                         dropout=best["dropout"], width=best["width"], epochs=best["epochs"])
+    config = TrainConfig.from_best(model.meta["search"]["best"])
     return config, time.perf_counter() - began, spec.trials
 
 
@@ -81,7 +77,7 @@ def main() -> None:
     if args.smoke or args.no_search:
         config = _shipped_config()
         if args.smoke:
-            config = replace(config, epochs=40)
+            config = replace(config, epochs=40, members=2)
     else:
         config, seconds, trials = _searched_config(rows, args.seed)
         searched = (seconds, trials)
@@ -98,7 +94,8 @@ def main() -> None:
 
     print(f"C3O runtime models: {rows.height} runs, {len(files) if args.smoke else 5} jobs, seed "
           f"{args.seed}; hyperparameters lr {config.lr}, weight decay {config.weight_decay}, "
-          f"dropout {config.dropout}, width {config.width}, {config.epochs} epochs"
+          f"dropout {config.dropout}, width {config.width}, {config.epochs} epochs, "
+          f"{config.members} networks"
           + (" (smoke)" if args.smoke else ""))
     print()
     head = (f"{'split':<23}{'K':>3}{'bellamy':>10}{'ernest':>10}{'grad.boost':>12}"

@@ -31,7 +31,8 @@ def small_model(sort_rows: pl.DataFrame):
     """A quickly trained neural model on one job (a few epochs, for mechanics not accuracy)."""
     from autoslo.perf.bellamy import TrainConfig, fit_fixed
 
-    return fit_fixed(sort_rows, TrainConfig(lr=0.01, width=16, dropout=0.0, epochs=15), seed=3)
+    return fit_fixed(sort_rows, TrainConfig(lr=0.01, width=16, dropout=0.0, epochs=15, members=2),
+                     seed=3)
 
 
 # ---- data formats --------------------------------------------------------------------------
@@ -141,7 +142,8 @@ def test_training_is_reproducible_in_another_process(small_model, sort_rows: pl.
         "from autoslo.perf.c3o import load_c3o\n"
         "from autoslo.perf.bellamy import TrainConfig, fit_fixed\n"
         f"rows = load_c3o([Path({str(C3O / 'sort.tsv')!r})])\n"
-        "m = fit_fixed(rows, TrainConfig(lr=0.01, width=16, dropout=0.0, epochs=15), seed=3)\n"
+        "m = fit_fixed(rows, TrainConfig(lr=0.01, width=16, dropout=0.0, epochs=15, members=2),"
+        " seed=3)\n"
         "print(repr(m.predict(rows.head(5))['predicted_runtime'].to_list()))\n")
     out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
                          text=True, cwd=REPO).stdout
@@ -161,9 +163,29 @@ def test_model_folder_round_trip_and_format_version(small_model, tmp_path: Path)
     meta = yaml.safe_load((folder / "model.yml").read_text())
     meta["format_version"] = 99
     (folder / "model.yml").write_text(yaml.safe_dump(meta))
-    with pytest.raises(InputError, match="format_version: this model has format version 99, but "
-                                         "this autoslo reads format 1"):
+    with pytest.raises(InputError, match="format_version: this bellamy model has format version "
+                                         "99, but this autoslo reads format 2"):
         read_model_meta(folder)
+
+
+def test_members_differ_and_their_spread_widens_the_band(small_model,
+                                                         sort_rows: pl.DataFrame) -> None:
+    from autoslo.perf.bellamy._model import BellamyModel
+
+    first, second = small_model.nets
+    assert any(not a.equal(b) for a, b in zip(first.state_dict().values(),
+                                              second.state_dict().values(), strict=True))
+    rows = sort_rows.head(20)
+    alone = BellamyModel([first], small_model.prep, small_model.band).predict(rows)
+    both = small_model.predict(rows)
+    # the ensemble's log prediction is the members' mean; its band is wider than a member's
+    one = np.log(alone["predicted_runtime"].to_numpy())
+    other = np.log(BellamyModel([second], small_model.prep, small_model.band).predict(rows)[
+        "predicted_runtime"].to_numpy())
+    assert np.allclose(np.log(both["predicted_runtime"].to_numpy()), (one + other) / 2)
+    width = np.log(both["upper"] / both["lower"]).to_numpy()
+    assert (width >= small_model.band[1] - small_model.band[0] - 1e-12).all()
+    assert (width > small_model.band[1] - small_model.band[0]).any()
 
 
 def test_finetuning_retrains_only_the_head(small_model, sort_rows: pl.DataFrame) -> None:
@@ -171,9 +193,11 @@ def test_finetuning_retrains_only_the_head(small_model, sort_rows: pl.DataFrame)
 
     context = sort_rows.filter(context_ids(sort_rows) == context_ids(sort_rows)[0])
     tuned = finetune_model(small_model, context.filter(pl.col("scale_out") <= 6), seed=0)
-    before, after = small_model.net.state_dict(), tuned.net.state_dict()
-    assert all(before[k].equal(after[k]) for k in before if not k.startswith("head."))
-    assert any(not before[k].equal(after[k]) for k in before if k.startswith("head."))
+    assert len(tuned.nets) == len(small_model.nets)
+    for old, new in zip(small_model.nets, tuned.nets, strict=True):
+        before, after = old.state_dict(), new.state_dict()
+        assert all(before[k].equal(after[k]) for k in before if not k.startswith("head."))
+        assert any(not before[k].equal(after[k]) for k in before if k.startswith("head."))
     assert tuned.meta["fine_tune"]["retrained"] == ["head"]
     # beyond the pretraining range the scale-out branch adapts too
     wide = context.head(10).with_columns(pl.col("scale_out") * 4)
@@ -279,15 +303,15 @@ def test_predict_writes_input_rows_with_predictions(data_dir: Path, cli) -> None
 def test_model_of_another_format_exits_2(data_dir: Path, cli) -> None:
     meta_path = data_dir / "models" / "c3o-bellamy" / "model.yml"
     meta = yaml.safe_load(meta_path.read_text())
-    meta["format_version"] = 2
+    meta["format_version"] = 1  # one network, as autoslo wrote it before ensembles
     meta_path.write_text(yaml.safe_dump(meta))
     result = cli("model", "predict", "--model", "data/models/c3o-bellamy", "--data",
                  "data/c3o/sort.tsv", "--out", "p.csv")
     assert result.code == 2
     assert result.err.strip() == (
-        "data/models/c3o-bellamy/model.yml: format_version: this model has format version 2, "
-        "but this autoslo reads format 1; re-create it with this version (autoslo model "
-        "pretrain / finetune)")
+        "data/models/c3o-bellamy/model.yml: format_version: this bellamy model has format "
+        "version 1, but this autoslo reads format 2; re-create it with this version (autoslo "
+        "model pretrain / finetune)")
 
 
 def test_recommend_command(data_dir: Path, cli) -> None:
@@ -312,6 +336,7 @@ def test_evaluate_prints_the_model_and_baselines(data_dir: Path, cli) -> None:
     meta_path = data_dir / "models" / "c3o-bellamy" / "model.yml"
     meta = yaml.safe_load(meta_path.read_text())
     meta["search"]["best"]["epochs"] = 30  # keep the test short
+    meta["search"]["best"]["members"] = 1
     meta_path.write_text(yaml.safe_dump(meta))
     result = cli("model", "evaluate", "--model", "data/models/c3o-bellamy", "--data",
                  "data/c3o/sort.tsv", "--split", "few-shot", "--shots", "3")

@@ -24,14 +24,18 @@ class SearchSpace(StrictModel):
 
 
 class ModelSearch(StrictModel):
-    """How pretraining searches: trials, the ASHA schedule (in epochs) and the space."""
+    """How pretraining searches: trials, the ASHA schedule (in epochs) and the space; and how many
+    networks the final model averages."""
 
     description: str = ""
     trials: PositiveInt = 12
-    max_epochs: PositiveInt = 400
-    grace_epochs: PositiveInt = 100
+    max_epochs: PositiveInt = 800
+    grace_epochs: PositiveInt = 200
     reduction_factor: Annotated[int, AfterValidator(at_least(2))] = 2
-    eval_every: PositiveInt = 25
+    eval_every: PositiveInt = 50
+    members: Annotated[int, AfterValidator(between(1, 20))] = Field(
+        default=3, description="networks in the final model, trained with the best settings "
+                               "from consecutive seeds; their mean is the prediction")
     validation_fraction: Annotated[float, AfterValidator(between(0.05, 0.5))] = 0.15
     validation_split: Literal["rows", "configurations"] = Field(
         default="rows", description="hold out random rows (the C3O protocol), or whole "

@@ -1,8 +1,8 @@
 """Load a latency model from its folder (data/models/<name>/) by the kind its model.yml names.
 
 Kinds: ``table`` and ``ernest`` (a calibration table in ``runtimes.csv``), ``bellamy`` (the neural
-model, fine-tuned on a calibration table). Every model.yml may carry ``format_version``; a
-folder of another format is refused with a message saying so.
+model, fine-tuned on a calibration table). Every model.yml may carry ``format_version`` (each
+kind has its own); a folder of another format is refused with a message saying so.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from autoslo.datatree import DataTree, display_path
 from autoslo.errors import InputError
 from autoslo.perf._interface import LatencyModel
 
-KINDS = ("table", "ernest", "bellamy")
-FORMAT_VERSION = 1
+# the format each kind of model folder is written in (bellamy 2 holds an ensemble of networks,
+# bellamy 1 held one)
+FORMAT_VERSIONS = {"table": 1, "ernest": 1, "bellamy": 2}
+KINDS = tuple(FORMAT_VERSIONS)
 
 
 def load_latency_model(reference: str | None, tree: DataTree) -> LatencyModel | None:
@@ -41,15 +43,16 @@ def read_model_meta(folder: Path) -> dict[str, Any]:
         raise InputError(f"is not valid YAML ({str(exc).splitlines()[0]})", source=source) from None
     if not isinstance(meta, dict):
         raise InputError("must be a mapping of keys to values", source=source)
-    version = meta.get("format_version", FORMAT_VERSION)
-    if version != FORMAT_VERSION:
-        raise InputError(f"this model has format version {version!r}, but this autoslo reads "
-                         f"format {FORMAT_VERSION}; re-create it with this version "
-                         "(autoslo model pretrain / finetune)", source=source,
-                         field="format_version")
     if meta.get("kind") not in KINDS:
         raise InputError(f"must be one of {', '.join(KINDS)}, got {meta.get('kind')!r}",
                          source=source, field="kind")
+    expected = FORMAT_VERSIONS[meta["kind"]]
+    version = meta.get("format_version", expected)
+    if version != expected:
+        raise InputError(f"this {meta['kind']} model has format version {version!r}, but this "
+                         f"autoslo reads format {expected}; re-create it with this version "
+                         "(autoslo model pretrain / finetune)", source=source,
+                         field="format_version")
     return meta
 
 

@@ -1,7 +1,8 @@
 """A trained neural runtime model on disk and in memory: weights, preprocessing, uncertainty band.
 
 Folder: ``model.yml`` (kind: bellamy, format_version, data, split, search, scores, command),
-``preprocessing.json``, ``weights.pt`` (the network's state dict) and, for a model fine-tuned on
+``preprocessing.json``, ``weights.pt`` (a list of state dicts, one per ensemble member) and, for a
+model fine-tuned on
 a calibration table, ``templates.csv`` (template_id, job, arg1..arg3: the runtime-row properties
 of each template, so the simulator can ask by template id).
 """
@@ -24,20 +25,23 @@ from autoslo.atomic import replace_dir
 from autoslo.datatree import display_path
 from autoslo.errors import InputError
 from autoslo.perf._interface import LatencyModel
+from autoslo.perf._loading import FORMAT_VERSIONS
 from autoslo.perf._rows import conform
 from autoslo.perf.bellamy._features import Preprocessing
 from autoslo.perf.bellamy._network import BellamyNet
-from autoslo.perf.bellamy._train import make_batch, predict_log
+from autoslo.perf.bellamy._train import ensemble_log, make_batch
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = FORMAT_VERSIONS["bellamy"]
 EXTRAPOLATION_WIDENING = 2.0  # the band is this many times wider outside the trained range
+SPREAD_Z = 1.645  # the members' spread widens each side of the 90 % band by this many sd
 
 
 @dataclass
 class BellamyModel:
-    """The network, its preprocessing, the log-residual band (q05, q95) and its description."""
+    """The networks (an ensemble averaging log runtime), their preprocessing, the log-residual
+    band (q05, q95) and the model's description."""
 
-    net: BellamyNet
+    nets: list[BellamyNet]
     prep: Preprocessing
     band: tuple[float, float]
     meta: dict[str, Any] = field(default_factory=dict)
@@ -50,26 +54,32 @@ class BellamyModel:
         return self.trained_range or self.prep.scale_out_range
 
     def predict(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """predicted_runtime, lower, upper (seconds) and extrapolated, one row per input row."""
+        """predicted_runtime, lower, upper (seconds) and extrapolated, one row per input row.
+
+        The band is the residual band (twice as wide outside the trained scale-outs), widened
+        further where the members disagree, as they do far from the data they saw.
+        """
         rows = conform(rows)
-        log_pred = predict_log(self.net, self.prep, make_batch(self.prep, rows))
+        log_pred, spread = ensemble_log(self.nets, self.prep, make_batch(self.prep, rows))
         n = rows["scale_out"].to_numpy()
         low, high = self.scale_out_range
         outside = (n < low) | (n > high)
         widen = np.where(outside, EXTRAPOLATION_WIDENING, 1.0)
         return pl.DataFrame({
             "predicted_runtime": np.exp(log_pred),
-            "lower": np.exp(log_pred + self.band[0] * widen),
-            "upper": np.exp(log_pred + self.band[1] * widen),
+            "lower": np.exp(log_pred + self.band[0] * widen - SPREAD_Z * spread),
+            "upper": np.exp(log_pred + self.band[1] * widen + SPREAD_Z * spread),
             "extrapolated": outside,
         })
 
     def save(self, folder: Path) -> None:
         """Write the folder atomically (a reader sees the old model or the new one)."""
         buffer = io.BytesIO()
-        torch.save(self.net.state_dict(), buffer)
+        torch.save([net.state_dict() for net in self.nets], buffer)
+        first = self.nets[0]
         meta = {"kind": "bellamy", "format_version": FORMAT_VERSION, **self.meta,
-                "network": {"width": self.net.width, "dropout": self.net.dropout},
+                "network": {"width": first.width, "dropout": first.dropout,
+                            "members": len(self.nets)},
                 "band": {"log_q05": float(self.band[0]), "log_q95": float(self.band[1])},
                 "trained_scale_out_range": [float(v) for v in self.scale_out_range]}
         with replace_dir(folder) as tmp:
@@ -91,9 +101,14 @@ def load_bellamy(folder: Path, meta: dict[str, Any]) -> BellamyModel:
     try:
         prep = Preprocessing.from_dict(json.loads((folder / "preprocessing.json").read_text()))
         network = meta.get("network", {})
-        net = BellamyNet(width=int(network["width"]), dropout=float(network["dropout"]))
-        state = torch.load(folder / "weights.pt", weights_only=True)
-        net.load_state_dict(state)
+        states = torch.load(folder / "weights.pt", weights_only=True)
+        if not isinstance(states, list) or len(states) != int(network["members"]):
+            raise ValueError(f"weights.pt holds no list of {network['members']} state dicts")
+        nets = []
+        for state in states:
+            net = BellamyNet(width=int(network["width"]), dropout=float(network["dropout"]))
+            net.load_state_dict(state)
+            nets.append(net)
     except (KeyError, ValueError, RuntimeError, TypeError) as exc:
         raise InputError(f"is not a readable bellamy model of format {FORMAT_VERSION} "
                          f"({type(exc).__name__}: {str(exc).splitlines()[0]})",
@@ -103,7 +118,7 @@ def load_bellamy(folder: Path, meta: dict[str, Any]) -> BellamyModel:
     if (folder / "templates.csv").is_file():
         templates = pl.read_csv(folder / "templates.csv", schema_overrides={
             "template_id": pl.String, "job": pl.String})
-    return BellamyModel(net, prep, (float(band.get("log_q05", -0.1)),
+    return BellamyModel(nets, prep, (float(band.get("log_q05", -0.1)),
                                     float(band.get("log_q95", 0.1))),
                         {k: v for k, v in meta.items() if k not in (
                             "kind", "format_version", "network", "band",

@@ -13,15 +13,15 @@ import polars as pl
 
 from autoslo.config.model_search import ModelSearch
 from autoslo.perf._rows import context_ids
-from autoslo.perf.bellamy._features import fit_preprocessing
+from autoslo.perf.bellamy._features import Preprocessing, fit_preprocessing
 from autoslo.perf.bellamy._model import BellamyModel, residual_band
 from autoslo.perf.bellamy._network import BellamyNet
 from autoslo.perf.bellamy._train import (
     TrainConfig,
+    ensemble_log,
     finetune,
     make_batch,
     mape,
-    predict_log,
     seed_everything,
     train,
 )
@@ -72,7 +72,12 @@ def describe_data(rows: pl.DataFrame, sources: list[str]) -> dict[str, Any]:
 def pretrain(rows: pl.DataFrame, spec: ModelSearch, *, trials: int | None = None,
              seed: int | None = None, sources: list[str] | None = None, command: str = "",
              storage: Path | None = None) -> BellamyModel:
-    """Search hyperparameters with Ray Tune, keep the best checkpoint, score it on validation."""
+    """Search hyperparameters with Ray Tune, train the ensemble with the best, score it.
+
+    The search trains one network per trial; the model is `spec.members` networks trained with
+    the chosen settings on the training rows for the full schedule. Its band comes from the
+    held-out validation rows.
+    """
     from autoslo.perf.bellamy._search import run_search
 
     seed = spec.seed if seed is None else seed
@@ -84,12 +89,11 @@ def pretrain(rows: pl.DataFrame, spec: ModelSearch, *, trials: int | None = None
     with tempfile.TemporaryDirectory(prefix="autoslo-tune-") as tmp:
         result = run_search(train_rows, val_rows, prep, spec, trials=trials, seed=seed,
                             storage=storage or Path(tmp))
-    net = BellamyNet(width=result.config.width, dropout=result.config.dropout)
-    net.load_state_dict(result.state)
-    val_log = predict_log(net, prep, make_batch(prep, val_rows))
-    band = residual_band(np.exp(val_log), val_rows["runtime_s"].to_numpy())
-    model = BellamyModel(net, prep, band)
-    best = result.config
+    best = replace(result.config, members=spec.members)
+    nets = train_members(prep, train_rows, best, seed)
+    val_log, _ = ensemble_log(nets, prep, make_batch(prep, val_rows))
+    model = BellamyModel(nets, prep, residual_band(np.exp(val_log),
+                                                   val_rows["runtime_s"].to_numpy()))
     model.meta = {
         "description": "Bellamy-style runtime model pretrained with a Ray Tune search",
         "command": command, "seed": seed,
@@ -102,7 +106,7 @@ def pretrain(rows: pl.DataFrame, spec: ModelSearch, *, trials: int | None = None
                    "space": spec.space.model_dump(),
                    "best": {"lr": best.lr, "weight_decay": best.weight_decay,
                             "dropout": best.dropout, "width": best.width,
-                            "epochs": best.epochs},
+                            "epochs": best.epochs, "members": best.members},
                    "results": result.trials,
                    "seconds": round(time.perf_counter() - started, 1)},
         "scores": {"validation": _scores(model, val_rows), "train": _scores(model, train_rows)},
@@ -110,33 +114,47 @@ def pretrain(rows: pl.DataFrame, spec: ModelSearch, *, trials: int | None = None
     return model
 
 
-def fit_fixed(rows: pl.DataFrame, config: TrainConfig, seed: int) -> BellamyModel:
-    """Train one model on all `rows` for `config.epochs` epochs with fixed hyperparameters.
+def train_members(prep: Preprocessing, rows: pl.DataFrame, config: TrainConfig,
+                  seed: int) -> list[BellamyNet]:
+    """`config.members` networks trained on `rows` for the full schedule, seeded seed, seed+1, ...
 
-    No search and no early stopping (the search chose the epochs): evaluation and benchmarks use
-    it to retrain a pretrained model's hyperparameters on a split's training rows. The band comes
-    from the training residuals, so it is narrower than a held-out one.
+    No early stopping: the search chose the settings, and the cosine schedule runs to its end.
+    """
+    batch = make_batch(prep, rows)
+    nets = []
+    for member in range(config.members):
+        seed_everything(seed + member)
+        net = BellamyNet(width=config.width, dropout=config.dropout)
+        train(net, prep, batch, None, replace(config, patience=config.epochs + 1), keep_last=True)
+        nets.append(net)
+    return nets
+
+
+def fit_fixed(rows: pl.DataFrame, config: TrainConfig, seed: int) -> BellamyModel:
+    """A model trained on all `rows` with fixed hyperparameters (see `train_members`).
+
+    Evaluation and benchmarks use it to retrain a pretrained model's hyperparameters on a split's
+    training rows. The band comes from the training residuals, so it is narrower than a held-out
+    one.
     """
     prep = fit_preprocessing(rows)
-    seed_everything(seed)
-    net = BellamyNet(width=config.width, dropout=config.dropout)
-    batch = make_batch(prep, rows)
-    train(net, prep, batch, None, replace(config, patience=config.epochs + 1), keep_last=True)
-    fitted = np.exp(predict_log(net, prep, batch))
-    return BellamyModel(net, prep, residual_band(fitted, rows["runtime_s"].to_numpy()))
+    nets = train_members(prep, rows, config, seed)
+    fitted, _ = ensemble_log(nets, prep, make_batch(prep, rows))
+    return BellamyModel(nets, prep, residual_band(np.exp(fitted), rows["runtime_s"].to_numpy()))
 
 
 def finetune_model(model: BellamyModel, rows: pl.DataFrame, seed: int, *,
                    templates: pl.DataFrame | None = None, sources: list[str] | None = None,
                    command: str = "") -> BellamyModel:
     """A new model: `model` with its head retrained on the target rows (see `finetune`)."""
-    config = TrainConfig(width=model.net.width, dropout=model.net.dropout)
-    net, info = finetune(model.net, model.prep, rows, config, seed)
+    first = model.nets[0]
+    config = TrainConfig(width=first.width, dropout=first.dropout)
+    nets, info = finetune(model.nets, model.prep, rows, config, seed)
     n = rows["scale_out"].to_numpy()
     low, high = model.scale_out_range
     seen = ((float(n.min()), float(n.max())) if "scale_out" in info["retrained"]  # type: ignore[operator]
             else (min(low, float(n.min())), max(high, float(n.max()))))
-    tuned = BellamyModel(net, model.prep, model.band, templates=templates, trained_range=seen)
+    tuned = BellamyModel(nets, model.prep, model.band, templates=templates, trained_range=seen)
     predicted = tuned.predict(rows)["predicted_runtime"].to_numpy()
     actual = rows["runtime_s"].to_numpy()
     fitted = residual_band(predicted, actual)

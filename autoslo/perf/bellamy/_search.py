@@ -1,17 +1,20 @@
 """Hyperparameter search for pretraining: Ray Tune running Optuna's TPE sampler (`OptunaSearch`)
 with the ASHA scheduler stopping weak trials early, on 2 CPUs. One trial runs at a time so the
-sampler sees results in a fixed order and one seed gives one search; ray is imported only here."""
+sampler sees results in a fixed order and one seed gives one search; ray is imported only here.
+
+Trials report scores only (the final model is trained afterwards from the best settings). Training
+is deterministic, so a setting the sampler proposes again replays the scores recorded the first
+time instead of training again."""
 
 from __future__ import annotations
 
+import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-import torch
 
 import autoslo
 from autoslo.config.model_search import ModelSearch
@@ -24,10 +27,9 @@ METRIC = "val_mape"
 
 @dataclass
 class SearchResult:
-    """The best hyperparameters, the weights of their best checkpoint, and every trial's score."""
+    """The best hyperparameters and every trial's score."""
 
     config: TrainConfig
-    state: dict[str, torch.Tensor]
     trials: list[dict[str, Any]]
 
 
@@ -38,30 +40,35 @@ def _train_config(spec: ModelSearch, params: dict[str, Any]) -> TrainConfig:
                        patience=spec.max_epochs)
 
 
+def _replay_file(folder: Path, params: dict[str, Any]) -> Path:
+    key = "_".join(f"{name}={params[name]}" for name in sorted(params))
+    return folder / f"{key}.json"
+
+
 def _trial(params: dict[str, Any], *, train_rows: pl.DataFrame, val_rows: pl.DataFrame,
-           prep: dict[str, Any], spec: dict[str, Any], seed: int) -> None:
-    """One Ray Tune trial: train, reporting validation MAPE with a checkpoint at each evaluation."""
+           prep: dict[str, Any], spec: dict[str, Any], seed: int, replays: str) -> None:
+    """One Ray Tune trial: train one network, reporting its best validation MAPE so far at each
+    evaluation; a setting trained to the end before replays its recorded scores."""
     from ray import tune
 
-    torch.set_num_threads(1)
+    recorded = _replay_file(Path(replays), params)
+    if recorded.is_file():
+        for epoch, score in json.loads(recorded.read_text()):
+            tune.report({METRIC: score, "epoch": epoch, "replayed": True})
+        return
     search = ModelSearch.model_validate(spec)
     config = _train_config(search, params)
     preprocessing = Preprocessing.from_dict(prep)
     seed_everything(seed)
     net = BellamyNet(width=config.width, dropout=config.dropout)
-
-    best = [float("inf")]
+    scores: list[tuple[int, float]] = []
 
     def report(epoch: int, score: float, model: BellamyNet) -> None:
-        # the running best is the trial's score; a checkpoint only when it improves
-        if score >= best[0]:
-            tune.report({METRIC: best[0], "epoch": epoch})
-            return
-        best[0] = score
-        with tempfile.TemporaryDirectory() as folder:
-            torch.save(model.state_dict(), Path(folder) / "weights.pt")
-            tune.report({METRIC: score, "epoch": epoch},
-                        checkpoint=tune.Checkpoint.from_directory(folder))
+        best = min(score, scores[-1][1]) if scores else score
+        scores.append((epoch, best))
+        if epoch >= config.epochs:  # written before the last report: ASHA may stop us at it
+            recorded.write_text(json.dumps(scores))
+        tune.report({METRIC: best, "epoch": epoch, "replayed": False})
 
     train(net, preprocessing, make_batch(preprocessing, train_rows),
           make_batch(preprocessing, val_rows), config, report=report)
@@ -98,34 +105,31 @@ def run_search(train_rows: pl.DataFrame, val_rows: pl.DataFrame, prep: Preproces
                                   reduction_factor=spec.reduction_factor)
         searcher = OptunaSearch(metric=METRIC, mode="min",
                                 sampler=optuna.samplers.TPESampler(seed=seed))
+        replays = storage / "replays"
+        replays.mkdir(parents=True, exist_ok=True)
         trainable = tune.with_resources(
             tune.with_parameters(_trial, train_rows=train_rows, val_rows=val_rows,
-                                 prep=prep.to_dict(), spec=spec.model_dump(), seed=seed),
+                                 prep=prep.to_dict(), spec=spec.model_dump(), seed=seed,
+                                 replays=str(replays.resolve())),
             {"cpu": 1})
         tuner = tune.Tuner(
             trainable, param_space=space,
             tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
                                         num_samples=trials, max_concurrent_trials=1),
-            run_config=tune.RunConfig(
-                name="pretrain", storage_path=str(storage.resolve()), verbose=0,
-                checkpoint_config=tune.CheckpointConfig(
-                    num_to_keep=1, checkpoint_score_attribute=METRIC,
-                    checkpoint_score_order="min")))
+            run_config=tune.RunConfig(name="pretrain", storage_path=str(storage.resolve()),
+                                      verbose=0))
         grid = tuner.fit()
         best = grid.get_best_result(metric=METRIC, mode="min", scope="all")
-        if best.checkpoint is None:  # pragma: no cover - every trial reports a checkpoint
-            raise RuntimeError("the search produced no checkpoint")
-        with best.checkpoint.as_directory() as folder:
-            state = torch.load(Path(folder) / "weights.pt", weights_only=True)
         table = []
         for result in grid:
             frame = result.metrics_dataframe
+            reported = frame is not None and len(frame) > 0
             table.append({**{k: result.config[k] for k in space},
                           "best_val_mape": round(float(frame[METRIC].min()), 6)
-                          if frame is not None and len(frame) else None,
-                          "epochs": int(frame["epoch"].max()) if frame is not None and len(frame)
-                          else 0})
-        return SearchResult(_train_config(spec, best.config), state, table)
+                          if reported else None,
+                          "epochs": int(frame["epoch"].max()) if reported else 0,
+                          "replayed": bool(frame["replayed"].iloc[-1]) if reported else False})
+        return SearchResult(_train_config(spec, best.config), table)
     finally:
         if started:
             ray.shutdown()
