@@ -891,7 +891,7 @@ def model_finetune(
     tuned.save(out)
     info = tuned.meta["fine_tune"]
     typer.echo(f"fine-tuned on {info['rows']} rows ({info['configurations']} configurations; "
-               f"retrained {', '.join(info['retrained'])}; fit MAPE "
+               f"retrained {', '.join(info['retrained'])}, head pull {info['head_pull']:g}; fit MAPE "
                f"{info['scores']['fine_tune_rows']['mape']:.2%}) -> {display_path(out)}")
 
 

@@ -199,6 +199,16 @@ def test_finetuning_retrains_only_the_head(small_model, sort_rows: pl.DataFrame)
         assert all(before[k].equal(after[k]) for k in before if not k.startswith("head."))
         assert any(not before[k].equal(after[k]) for k in before if k.startswith("head."))
     assert tuned.meta["fine_tune"]["retrained"] == ["head"]
+    # three configurations, too few to hold one out: the strongest head pull, no choice
+    assert tuned.meta["fine_tune"]["configurations"] == 3
+    assert tuned.meta["fine_tune"]["head_pull"] == 100.0
+    assert "held_out_mape_by_head_pull" not in tuned.meta["fine_tune"]
+    # five: one is held out and chooses the head pull
+    info = finetune_model(small_model, context.filter(pl.col("scale_out") <= 10),
+                          seed=0).meta["fine_tune"]
+    assert info["configurations"] == 5 and info["held_out_configurations"] == 1
+    scores = info["held_out_mape_by_head_pull"]
+    assert set(scores) == {100.0, 1.0, 0.01} and info["head_pull"] == min(scores, key=scores.get)
     # beyond the pretraining range the scale-out branch adapts too
     wide = context.head(10).with_columns(pl.col("scale_out") * 4)
     assert finetune_model(small_model, wide, seed=0).meta["fine_tune"]["retrained"] == [

@@ -196,22 +196,24 @@ def train(net: BellamyNet, prep: Preprocessing, train_batch: Batch, val_batch: B
     return best
 
 
-FINE_TUNE_PULLS = {"head": 100.0, "scale_out": 0.01}
+HEAD_PULLS = (100.0, 1.0, 0.01)  # candidates, strongest first; the first is the default
+SCALE_OUT_PULL = 0.01
 
 
 def finetune(nets: list[BellamyNet], prep: Preprocessing, rows: pl.DataFrame,
-             config: TrainConfig, seed: int, *, epochs: int = 600, lr: float = 0.001,
-             pulls: dict[str, float] | None = None) -> tuple[list[BellamyNet], dict[str, object]]:
+             config: TrainConfig, seed: int, *, epochs: int = 600,
+             lr: float = 0.001) -> tuple[list[BellamyNet], dict[str, object]]:
     """Copies of the members with their heads retrained on `rows` (encoder frozen; early stopping).
 
     The scale-out branch is retrained too when the rows' scale-outs leave the pretraining range.
+    The retrained weights are pulled towards the pretrained ones (an L2 anchor): the scale-out
+    branch weakly, so it can learn sizes pretraining never saw; the head by one of `HEAD_PULLS`.
     With four or more configurations (context x scale-out) a quarter of them (at least one) is
-    held out for early stopping; with fewer, training stops when the loss stops improving. The
-    retrained weights are pulled towards the pretrained ones (`FINE_TUNE_PULLS`): the head
-    strongly, so a few rows shift what pretraining learned rather than replace it; the scale-out
-    branch weakly, so it can learn sizes pretraining never saw.
+    held out: it stops training early and chooses the head pull (on the first member), so rows
+    like pretraining's keep what it learned while rows of a new domain can move the head. With
+    fewer, the strongest pull holds (a few rows shift the pretrained head rather than replace
+    it) and training stops when the loss stops improving.
     """
-    pulls = FINE_TUNE_PULLS if pulls is None else pulls
     outside = bool(extrapolated(prep, rows["scale_out"].to_numpy()).any())
     parts = ["head", *(["scale_out"] if outside else [])]
     configs = (rows.with_columns(context_ids(rows)).select(
@@ -230,20 +232,30 @@ def finetune(nets: list[BellamyNet], prep: Preprocessing, rows: pl.DataFrame,
                               epochs=epochs, eval_every=10, patience=150)
     train_batch = make_batch(prep, train_rows)
     val_batch = make_batch(prep, val_rows) if val_rows is not None else None
-    tuned_nets, best_epochs = [], []
-    for member, net in enumerate(nets):
+
+    def retrain(member: int, head_pull: float) -> tuple[BellamyNet, TrainResult]:
         seed_everything(seed + member)
-        tuned = copy.deepcopy(net)
+        tuned = copy.deepcopy(nets[member])
         for name, param in tuned.named_parameters():
             param.requires_grad_(name.split(".")[0] in parts)
         trainable = [p for p in tuned.parameters() if p.requires_grad]
+        pulls = {"head": head_pull, "scale_out": SCALE_OUT_PULL}
         result = train(tuned, prep, train_batch, val_batch, tune_config, parameters=trainable,
                        recon_weight=0.0, pulls={part: pulls[part] for part in parts})
         for param in tuned.parameters():
             param.requires_grad_(True)
-        tuned_nets.append(tuned)
-        best_epochs.append(result.epoch)
-    return tuned_nets, {"rows": rows.height, "configurations": len(unique),
-                        "held_out_configurations": len(held), "retrained": parts,
-                        "best_epochs": best_epochs,
-                        "early_stopping": "validation" if held else "training loss"}
+        return tuned, result
+
+    candidates = HEAD_PULLS if val_batch is not None else HEAD_PULLS[:1]
+    first = {pull: retrain(0, pull) for pull in candidates}
+    head_pull = min(candidates, key=lambda pull: (first[pull][1].score, -pull))
+    results = [first[head_pull]] + [retrain(m, head_pull) for m in range(1, len(nets))]
+    info: dict[str, object] = {
+        "rows": rows.height, "configurations": len(unique), "held_out_configurations": len(held),
+        "retrained": parts, "head_pull": head_pull,
+        "best_epochs": [result.epoch for _, result in results],
+        "early_stopping": "validation" if held else "training loss"}
+    if len(candidates) > 1:
+        info["held_out_mape_by_head_pull"] = {pull: round(first[pull][1].score, 6)
+                                              for pull in candidates}
+    return [net for net, _ in results], info
