@@ -291,6 +291,25 @@ def test_simulator_runs_with_a_finetuned_model(data_dir: Path, cli, latency_mode
     assert result.out.startswith("2108 queries on ")
     meta = yaml.safe_load((data_dir / "models" / "cal-bellamy" / "model.yml").read_text())
     assert meta["kind"] == "bellamy" and meta["fine_tune"]["data"]["rows"] == 48
+    # without measured runtimes the model's predictions are what the simulator runs
+    queries = pl.read_parquet(data_dir / "workloads" / "example" / "queries.parquet")
+    queries = queries.filter(pl.col("template_id").is_in(["q01", "q03", "q06", "q13", "q18"]))
+    queries.drop("runtime_s").write_parquet(data_dir / "unmeasured.parquet")
+    result = cli("simulate", "--workload", "data/unmeasured.parquet", "--config",
+                 "data/execution_configs/examples/with-model.yml",
+                 "--set", "latency_model.model=models/cal-bellamy", "--out", "out/unmeasured")
+    assert result.code == 0, result.err
+    ran = pl.read_parquet(data_dir.parent / "out" / "unmeasured" / "queries.parquet")
+    clusters = pl.read_parquet(data_dir.parent / "out" / "unmeasured" / "clusters.parquet")
+    sizes = dict(zip(clusters["cluster_id"].to_list(), clusters["size"].to_list(), strict=True))
+    model = latency_models["bellamy"]
+    isolated = np.array([model.predict([t], "serverless", sizes[c])[0] for t, c in
+                         zip(ran["template_id"].to_list(), ran["cluster_id"].to_list(),
+                             strict=True)])
+    service = (ran["end_s"] - ran["start_s"]).to_numpy()
+    # sharing only ever slows a query down; most ran alone (float32 networks: 1e-5 tolerance)
+    assert (service >= isolated * (1 - 1e-5)).all()
+    assert np.isclose(service, isolated, rtol=1e-5).mean() > 0.5
 
 
 # ---- commands --------------------------------------------------------------------------------
