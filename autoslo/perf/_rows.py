@@ -74,6 +74,11 @@ def context_ids(rows: pl.DataFrame) -> pl.Series:
     return rows.select(pl.concat_str(parts, separator="|").alias("context")).to_series()
 
 
+def configuration_ids(rows: pl.DataFrame) -> pl.Series:
+    """A configuration id per row: its context and scale-out (repetitions share it)."""
+    return context_ids(rows) + "@" + rows["scale_out"].cast(pl.String)
+
+
 def check_rows(rows: pl.DataFrame, source: str, *, need_runtime: bool) -> None:
     """Refuse empty tables and non-positive scale-outs or runtimes (one line, naming the file)."""
     if rows.height == 0:

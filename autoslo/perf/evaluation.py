@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from autoslo.errors import InputError
-from autoslo.perf._rows import PROPERTIES, context_ids
+from autoslo.perf._rows import PROPERTIES, configuration_ids, context_ids
 from autoslo.perf.ernest import ErnestFits
 
 Split = Literal["random", "context", "few-shot"]
@@ -42,14 +42,9 @@ def score(predicted: np.ndarray, actual: np.ndarray) -> Score:
                  float(np.mean(np.abs(predicted - actual))), len(actual))
 
 
-def configuration_ids(rows: pl.DataFrame) -> list[str]:
-    """Context and scale-out of each row (its repetitions share the id)."""
-    return (context_ids(rows) + "@" + rows["scale_out"].cast(pl.String)).to_list()
-
-
 def noise_floor(rows: pl.DataFrame, test: np.ndarray) -> Score:
     """Each test row predicted by the median of its configuration's other repetitions."""
-    ids = configuration_ids(rows)
+    ids = configuration_ids(rows).to_list()
     runtime = rows["runtime_s"].to_numpy()
     groups: dict[str, list[int]] = defaultdict(list)
     for i, c in enumerate(ids):

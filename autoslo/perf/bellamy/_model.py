@@ -1,10 +1,9 @@
 """A trained neural runtime model on disk and in memory: weights, preprocessing, uncertainty band.
 
 Folder: ``model.yml`` (kind: bellamy, format_version, data, split, search, scores, command),
-``preprocessing.json``, ``weights.pt`` (a list of state dicts, one per ensemble member) and, for a
-model fine-tuned on
-a calibration table, ``templates.csv`` (template_id, job, arg1..arg3: the runtime-row properties
-of each template, so the simulator can ask by template id).
+``preprocessing.json``, ``weights.pt`` (a list of state dicts, one per ensemble member) and, for
+a model fine-tuned on a calibration table, ``templates.csv`` (template_id, job, arg1..arg3: the
+runtime-row properties of each template, so the simulator can ask by template id).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from autoslo.config.model_search import ModelSearch
-from autoslo.perf._rows import context_ids
+from autoslo.perf._rows import configuration_ids, context_ids
 from autoslo.perf.bellamy._features import Preprocessing, fit_preprocessing
 from autoslo.perf.bellamy._model import BellamyModel, residual_band
 from autoslo.perf.bellamy._network import BellamyNet
@@ -25,11 +25,6 @@ from autoslo.perf.bellamy._train import (
     seed_everything,
     train,
 )
-
-
-def configurations(rows: pl.DataFrame) -> pl.Series:
-    """A configuration id per row: its context and scale-out (repetitions share it)."""
-    return context_ids(rows) + "@" + rows["scale_out"].cast(pl.String)
 
 
 def split_validation(rows: pl.DataFrame, fraction: float, seed: int,
@@ -46,7 +41,7 @@ def split_validation(rows: pl.DataFrame, fraction: float, seed: int,
 def split_configurations(rows: pl.DataFrame, fraction: float,
                          seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(train, validation): a seeded `fraction` of configurations, all their repetitions held out."""
-    ids = configurations(rows)
+    ids = configuration_ids(rows)
     unique = sorted(set(ids.to_list()))
     count = max(1, round(len(unique) * fraction))
     held = np.random.default_rng(seed).choice(unique, size=count, replace=False).tolist()

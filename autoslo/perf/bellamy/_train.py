@@ -14,7 +14,7 @@ import polars as pl
 import torch
 from torch import nn
 
-from autoslo.perf._rows import context_ids
+from autoslo.perf._rows import configuration_ids, context_ids
 from autoslo.perf.bellamy._features import (
     Preprocessing,
     encode_properties,
@@ -147,19 +147,21 @@ def _loss(net: BellamyNet, batch: Batch, recon_weight: float, anchor: Anchor,
 
 
 def train(net: BellamyNet, prep: Preprocessing, train_batch: Batch, val_batch: Batch | None,
-          config: TrainConfig, *, parameters: list[nn.Parameter] | None = None,
-          recon_weight: float | None = None, pulls: dict[str, float] | None = None,
-          report: Reporter | None = None, keep_last: bool = False) -> TrainResult:
-    """Train in place and return the best state (by validation MAPE, else training loss).
+          config: TrainConfig, *, recon_weight: float | None = None,
+          pulls: dict[str, float] | None = None, report: Reporter | None = None,
+          keep_last: bool = False) -> TrainResult:
+    """Train in place the parameters that require gradients; return the best state (by
+    validation MAPE, else training loss).
 
     `pulls` maps a part of the network (``head``, ``scale_out``) to the weight of an L2 pull
     towards its starting values. With `keep_last`, the network keeps its final weights (the
     schedule has run to its end).
     """
-    params = parameters if parameters is not None else list(net.parameters())
-    anchor: Anchor = [(p, p.detach().clone(), (pulls or {})[name.split(".")[0]])
+    params = [p for p in net.parameters() if p.requires_grad]
+    pulls = pulls or {}
+    anchor: Anchor = [(p, p.detach().clone(), pulls[name.split(".")[0]])
                       for name, p in net.named_parameters()
-                      if p.requires_grad and name.split(".")[0] in (pulls or {})]
+                      if p.requires_grad and name.split(".")[0] in pulls]
     optimiser = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     weight = config.recon_weight if recon_weight is None else recon_weight
     best = TrainResult(copy.deepcopy(net.state_dict()), 0, float("inf"))
@@ -216,9 +218,7 @@ def finetune(nets: list[BellamyNet], prep: Preprocessing, rows: pl.DataFrame,
     """
     outside = bool(extrapolated(prep, rows["scale_out"].to_numpy()).any())
     parts = ["head", *(["scale_out"] if outside else [])]
-    configs = (rows.with_columns(context_ids(rows)).select(
-        pl.concat_str([pl.col("context"), pl.col("scale_out").cast(pl.String)], separator="@")
-    ).to_series())
+    configs = configuration_ids(rows)
     unique = sorted(set(configs.to_list()))
     generator = np.random.default_rng(seed)
     val_rows = None
@@ -238,10 +238,9 @@ def finetune(nets: list[BellamyNet], prep: Preprocessing, rows: pl.DataFrame,
         tuned = copy.deepcopy(nets[member])
         for name, param in tuned.named_parameters():
             param.requires_grad_(name.split(".")[0] in parts)
-        trainable = [p for p in tuned.parameters() if p.requires_grad]
         pulls = {"head": head_pull, "scale_out": SCALE_OUT_PULL}
-        result = train(tuned, prep, train_batch, val_batch, tune_config, parameters=trainable,
-                       recon_weight=0.0, pulls={part: pulls[part] for part in parts})
+        result = train(tuned, prep, train_batch, val_batch, tune_config, recon_weight=0.0,
+                       pulls={part: pulls[part] for part in parts})
         for param in tuned.parameters():
             param.requires_grad_(True)
         return tuned, result
