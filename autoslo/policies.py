@@ -57,15 +57,14 @@ def route(router, eligible, n_clusters, rr_counter, running, queued, slots, pred
 
 
 @njit(cache=True, inline="always")
-def predicted_finish_s(slot_free, work_ahead_s, queue_slots, runtime_s, running, capacity):
+def predicted_finish_s(slot_free, work_ahead_s, queue_slots, runtime_s, slowdown):
     """Predicted time to finish a query on a cluster: wait for a slot, then run.
 
     The wait is the isolated work queued ahead and still running in its queue, spread over the
-    queue's slots (zero with a free slot); the run is slowed by processor sharing if the cluster
-    would hold more queries than its capacity.
+    queue's slots (zero with a free slot); the run is its isolated runtime times the slowdown the
+    contention law gives it in the running set it would join (`perf.contention.slowdown_of`).
     """
     wait = 0.0 if slot_free else work_ahead_s / queue_slots
-    slowdown = 1.0 if capacity == INF else max(1.0, (running + 1) / capacity)
     return wait + runtime_s * slowdown
 
 

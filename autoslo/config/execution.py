@@ -14,6 +14,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from autoslo.config._base import RuleError, StrictModel, at_least, between, positive
 from autoslo.config.prices import PriceTable
+from autoslo.errors import InputError
 
 NodeType = Literal[
     "dc2.large", "dc2.8xlarge", "ra3.large", "ra3.xlplus", "ra3.4xlarge", "ra3.16xlarge",
@@ -244,7 +245,62 @@ class ProcessorSharing(StrictModel):
     capacity: Annotated[float, AfterValidator(positive)]
 
 
-Contention = Annotated[NoContention | ProcessorSharing, Field(discriminator="model")]
+class SharingLaw(StrictModel):
+    """The parameters of weighted processor sharing (`autoslo.perf.contention`).
+
+    A running query of isolated runtime r gets a share of the cluster in proportion to its
+    weight r ** weight_exponent (0: equal shares); beyond `capacity` running queries the
+    throughput bends by `slowdown_exponent` (1: processor sharing); for `warmup_s` after a cluster
+    is ready it runs at `cold_fraction` of its capacity; with a `memory_budget` a query of memory
+    demand r ** memory_exponent waits inside the cluster until the running queries leave it room.
+    """
+
+    capacity: Annotated[float, AfterValidator(positive)]
+    weight_exponent: Annotated[float, AfterValidator(between(-3, 3))] = 0.0
+    slowdown_exponent: Annotated[float, AfterValidator(between(0.05, 10))] = 1.0
+    cold_fraction: Annotated[float, AfterValidator(between(0.001, 1))] = 1.0
+    warmup_s: Seconds = 0.0
+    memory_exponent: Annotated[float, AfterValidator(between(-3, 3))] = 0.0
+    memory_budget: Annotated[float, AfterValidator(positive)] | None = None
+
+
+class WeightedSharing(SharingLaw):
+    """Weighted processor sharing with its parameters written in the config."""
+
+    model: Literal["weighted_sharing"]
+
+
+class FittedContention(StrictModel):
+    """A contention model fitted from live runs (`autoslo model fit-contention`), by reference.
+
+    Resolving the config (`resolve_execution_config`) inlines the folder's parameters, so the
+    execution_config_id changes when the model is refitted.
+    """
+
+    model: Literal["fitted"]
+    path: str = Field(description="data-relative model folder (models/<name>)")
+    parameters: SharingLaw | None = Field(
+        default=None, description="filled in from the folder when the config is resolved")
+
+
+Contention = Annotated[NoContention | ProcessorSharing | WeightedSharing | FittedContention,
+                       Field(discriminator="model")]
+
+
+def sharing_law(contention: NoContention | ProcessorSharing | WeightedSharing | FittedContention
+                ) -> SharingLaw | None:
+    """The sharing law a contention setting stands for (None: no contention)."""
+    if isinstance(contention, ProcessorSharing):
+        return SharingLaw(capacity=contention.capacity)
+    if isinstance(contention, WeightedSharing):
+        return SharingLaw.model_validate(contention.model_dump(exclude={"model"}))
+    if isinstance(contention, FittedContention):
+        if contention.parameters is None:
+            raise InputError(f"the fitted model {contention.path} must be resolved before "
+                             "simulating (resolve_execution_config inlines it)",
+                             field="contention.parameters")
+        return contention.parameters
+    return None
 
 
 class ExecutionConfig(StrictModel):

@@ -241,7 +241,7 @@ class Replay:
                          for x in cluster.running if self.queue[x] == q)
         n_slots = min(int(p.q_slots[int(p.spec_qoff[cluster.spec]) + q]), self.n)
         return float(predicted_finish_s(slot_free, ahead, n_slots, p.runtime[j, shape],
-                                        len(cluster.running), p.capacity))
+                                        p.joining_slowdown(j, cluster.spec, cluster.running)))
 
     def _dispatch(self, cluster: LiveCluster, q: int, j: int, t: float) -> None:
         cluster.slots[q] -= 1
@@ -428,7 +428,7 @@ class Replay:
         one = np.ones(1, np.bool_)
         count = np.zeros(1, np.int64)
         route(p.router, one, 1, 0, count, count, np.ones(1), np.zeros(1))
-        predicted_finish_s(True, 0.0, 1, float(p.runtime[0, 0]) if self.n else 0.0, 0, p.capacity)
+        predicted_finish_s(True, 0.0, 1, float(p.runtime[0, 0]) if self.n else 0.0, 1.0)
         queue_depth_trigger_at(0, float(p.autoscaler_threshold), INF, float(p.autoscaler_window_s))
         may_add_cluster(1, 0, p.max_clusters)
         teardown_at(0.0, 0.0, float(p.autoscaler_idle_teardown_s), float(p.autoscaler_min_lifetime_s))

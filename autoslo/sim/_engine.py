@@ -5,11 +5,12 @@ Two engines with identical semantics (see `autoslo.sim` for the model):
 - `fifo_queues`: the fast path for pools whose queues are independent (no contention, a fixed
   pool, routing that does not look at the state): each (cluster, queue) is a FIFO multi-server
   queue, so a query starts at max(arrival, earliest free slot).
-- `event_loop`: the general engine, a discrete-event loop over arrivals, completions and
-  timeouts, with processor-sharing contention per cluster and state-dependent routing.
+- `event_loop`: the general engine, a discrete-event loop over named events (below), with
+  contention per cluster (`autoslo.perf.contention`), state-dependent routing and a pool that
+  changes.
 
-Ties are broken by (time, event kind, sequence): completions and timeouts before arrivals, lower
-cluster index first, then the earlier-started query.
+Ties are broken by (time, event kind, sequence): the event kinds in the order of their numbers,
+lower cluster index first, then the earlier-started query.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from autoslo.perf.contention._law import share_rate, slowdown_of
 from autoslo.policies import (
     PREDICTED_LATENCY,
     may_add_cluster,
@@ -29,6 +31,27 @@ from autoslo.policies import (
 INF = np.inf
 STATUS_OK = 0
 STATUS_TIMEOUT = 1
+
+# event kinds, in their order at equal times
+COMPLETION = 0   # a running query finishes or times out
+READY = 1        # a requested cluster is ready
+DRAIN = 2        # a scheduled cluster's lifetime is over: no new queries, removed once empty
+TEARDOWN = 3     # an idle removable cluster is removed
+WARMED = 4       # a cluster's warm-up is over: it runs at its full capacity
+SPIN_UP = 5      # a scheduled spin-up requests its cluster
+AUTOSCALE = 6    # the reactive autoscaler requests a cluster
+ARRIVAL = 7      # a query arrives and is routed
+NO_EVENT = -1
+
+# cluster states and origins
+PENDING = 1
+ACTIVE = 2
+DRAINING = 3
+REMOVED = 4
+ORIGIN_INITIAL = 0
+ORIGIN_AUTOSCALER = 1
+ORIGIN_SCHEDULED = 2
+ORIGIN_BURST = 3
 
 
 @njit(cache=True, nogil=True)
@@ -75,16 +98,6 @@ def fifo_queues(arrival, runtime, cluster_of, cluster_spec, spec_shape, spec_qof
     return start, end, status, queue
 
 
-PENDING = 1
-ACTIVE = 2
-DRAINING = 3
-REMOVED = 4
-ORIGIN_INITIAL = 0
-ORIGIN_AUTOSCALER = 1
-ORIGIN_SCHEDULED = 2
-ORIGIN_BURST = 3
-
-
 @njit(cache=True, nogil=True)
 def _open_cluster(c, s, state, origin, parent, t_requested, t_ready, qmax, n, c_spec, c_state,
                   c_origin, c_parent, c_requested, c_ready, q_free, q_slots, q_burst,
@@ -104,44 +117,51 @@ def _open_cluster(c, s, state, origin, parent, t_requested, t_ready, qmax, n, c_
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _next_pool_event(live, n_live, c_state, c_ready, c_drain, c_teardown):
-    """The earliest cluster-ready, drain or teardown event: (time, cluster, kind)."""
+def _next_pool_event(live, n_live, c_state, c_ready, c_drain, c_teardown, c_warm):
+    """The earliest cluster-ready, drain, teardown or warm-up event: (time, cluster, kind)."""
     best_t = INF
     best_c = -1
-    kind = -1
+    kind = NO_EVENT
     for m in range(n_live):
         c = live[m]
         if c_state[c] == PENDING:
-            if c_ready[c] < best_t or (c_ready[c] == best_t and kind > 1):
-                best_t, best_c, kind = c_ready[c], c, 1
-        elif c_state[c] == ACTIVE:
-            if c_drain[c] < best_t or (c_drain[c] == best_t and kind > 2):
-                best_t, best_c, kind = c_drain[c], c, 2
-            if c_teardown[c] < best_t:
-                best_t, best_c, kind = c_teardown[c], c, 3
+            if c_ready[c] < best_t or (c_ready[c] == best_t and kind > READY):
+                best_t, best_c, kind = c_ready[c], c, READY
+        else:
+            if c_state[c] == ACTIVE:
+                if c_drain[c] < best_t or (c_drain[c] == best_t and kind > DRAIN):
+                    best_t, best_c, kind = c_drain[c], c, DRAIN
+                if c_teardown[c] < best_t or (c_teardown[c] == best_t and kind > TEARDOWN):
+                    best_t, best_c, kind = c_teardown[c], c, TEARDOWN
+            if c_warm[c] < best_t:
+                best_t, best_c, kind = c_warm[c], c, WARMED
     return best_t, best_c, kind
 
 
 @njit(cache=True, nogil=True)
 def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_burst, spec_burst,
-               qmap, capacity, initial_specs, router, max_clusters, spin_up_delay, sched_t,
-               sched_spec,
-               sched_life, as_on, as_spec, as_threshold, as_window, as_min_life,
+               qmap, capacity, weight, slowdown_exponent, cold_fraction, warmup_s, memory,
+               memory_budget, initial_specs, router, max_clusters, spin_up_delay, sched_t,
+               sched_spec, sched_life, as_on, as_spec, as_threshold, as_window, as_min_life,
                as_idle):  # pragma: no cover - compiled
     """The general engine: contention, state-dependent routing and a pool that changes.
 
-    Event kinds at equal times, in order: completion/timeout, cluster ready, drain (a
-    scheduled cluster's lifetime is over), idle teardown, scheduled spin-up, autoscaler,
-    arrival. Returns per-query (start, end, status, cluster, queue) and per-cluster
-    (spec, origin, requested, ready, removed).
+    Contention (`autoslo.perf.contention`): `capacity` (inf = none), per-query share weights
+    `weight[n, shapes]` (empty = all 1), the slowdown exponent, a warm-up (`cold_fraction` of the
+    capacity for `warmup_s` after a cluster is ready) and memory admission (`memory[n, shapes]`
+    against `memory_budget` per cluster; empty = off). Returns per-query (start, end, status,
+    cluster, queue) and per-cluster (spec, origin, requested, ready, removed, parent).
 
-    Each cluster keeps a per-cluster virtual time `vtime` (work served to each running query):
-    a query started at virtual time v with isolated runtime r finishes when vtime reaches its
-    tag v + r. Running queries form a linked list per cluster; hot paths are written inline
-    (helper calls with many array arguments cost reference counting on every call).
+    Each cluster keeps a virtual time `vtime` that advances at the common share rate phi; a query
+    of weight w started at virtual time v with isolated runtime r finishes when vtime reaches its
+    tag v + r / w. Running queries form a linked list per cluster. Helpers are inlined; the hot
+    paths stay in this function.
     """
     n = arrival.shape[0]
     n_specs = spec_shape.shape[0]
+    contended = capacity < INF
+    weighted = weight.shape[0] > 0
+    memory_on = memory.shape[0] > 0
     qmax = 1
     spec_slots = np.zeros(n_specs)
     for s in range(n_specs):
@@ -151,7 +171,8 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
             total += min(q_slots[gq], n)
         spec_slots[s] = total
     # every cluster life gets its own index; the autoscaler adds at most one per window and
-    # spin-up, and everything is over once all work is done (bounded by serial execution)
+    # spin-up, and everything is over once all work is done, at no less than the slowest
+    # throughput the contention law allows
     n_alloc = initial_specs.shape[0] + sched_t.shape[0] + 1
     if as_on:
         work = 0.0
@@ -160,7 +181,13 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
             for k in range(runtime.shape[1]):
                 longest = max(longest, runtime[j, k])
             work += longest
-        span = (arrival[n - 1] if n > 0 else 0.0) + work / min(1.0, capacity)
+        slowest = min(1.0, capacity * cold_fraction)
+        if contended and slowdown_exponent > 1.0:
+            most = 1.0
+            for s in range(n_specs):
+                most = max(most, spec_slots[s])
+            slowest = min(slowest, capacity * (capacity / most) ** (slowdown_exponent - 1.0))
+        span = (arrival[n - 1] if n > 0 else 0.0) + work / slowest
         n_alloc += int(span / max(as_window, spin_up_delay, 1e-3)) + 2
     most_burst = 0
     for s in range(n_specs):
@@ -179,6 +206,12 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
     c_bfirst = np.zeros(n_alloc, np.int64)
     c_bcount = np.zeros(n_alloc, np.int64)
     c_teardown = np.full(n_alloc, INF)
+    c_warm = np.full(n_alloc, INF)           # when the cluster's warm-up ends
+    c_capacity = np.full(n_alloc, capacity)  # its capacity now
+    c_rate = np.ones(n_alloc)                # its share rate phi now
+    c_wsum = np.zeros(n_alloc)               # total weight running
+    c_wmax = np.ones(n_alloc)                # largest weight running
+    c_mem = np.zeros(n_alloc)                # memory taken by running queries
     eligible = np.zeros(n_alloc, np.bool_)
     slots_of = np.ones(n_alloc)
     predicted = np.full(n_alloc, INF)
@@ -209,6 +242,7 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
     status = np.zeros(n, np.int8)
     cluster = np.full(n, -1, np.int64)
     queue = np.full(n, -1, np.int16)
+    warming = contended and warmup_s > 0.0 and cold_fraction != 1.0
     for s in initial_specs:
         c = n_clusters
         n_clusters += 1
@@ -228,7 +262,12 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
             live[n_live] = n_clusters
             n_live += 1
             n_clusters += 1
-    pool_t, pool_c, pool_kind = INF, -1, -1
+    if warming:
+        for c in range(n_clusters):
+            c_capacity[c] = capacity * cold_fraction
+            c_warm[c] = warmup_s
+    pool_t, pool_c, pool_kind = _next_pool_event(live, n_live, c_state, c_ready, c_drain,
+                                                 c_teardown, c_warm)
     queued_total = 0
     above_since = INF
     as_fire = INF
@@ -238,7 +277,7 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
     si = 0
     while True:
         # the earliest event; earlier kinds win ties (strict comparisons, lowest index first)
-        kind = -1
+        kind = NO_EVENT
         best_t = INF
         best_c = -1
         for m in range(n_live):
@@ -246,28 +285,29 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
             if next_t[c] < best_t:
                 best_t = next_t[c]
                 best_c = c
-                kind = 0
+                kind = COMPLETION
         if pool_t < best_t:
             best_t = pool_t
             best_c = pool_c
             kind = pool_kind
         if si < sched_t.shape[0] and sched_t[si] < best_t:
             best_t = sched_t[si]
-            kind = 4
+            kind = SPIN_UP
         if as_on and as_fire < best_t:
             best_t = as_fire
-            kind = 5
+            kind = AUTOSCALE
         if i < n and arrival[i] < best_t:
             best_t = arrival[i]
-            kind = 6
-        if kind < 0:
+            kind = ARRIVAL
+        if kind == NO_EVENT:
             break
         t = best_t
         c = best_c
         pool_changed = False
-        to_start = -1
-        if kind == 0 or kind == 6:
-            if kind == 6:  # an arrival: route it, then start it or queue it
+        remove_now = False
+        if kind == COMPLETION or kind == ARRIVAL or kind == WARMED:  # noqa: SIM109 (numba)
+            arrived = -1
+            if kind == ARRIVAL:  # route it, then start it (below) or queue it
                 j = i
                 i += 1
                 if router == PREDICTED_LATENCY:
@@ -278,21 +318,28 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
                             q = qmap[s, j]
                             row = k * qmax + q
                             ahead = q_work[row]
-                            slot_free = q_free[row] > 0
+                            slot_free = q_free[row] > 0 and q_head[row] < 0
                             if q_burst[spec_qoff[s] + q]:
                                 for b in range(c_bfirst[k], c_bfirst[k] + c_bcount[k]):
                                     slot_free = slot_free or q_free[b * qmax + q] > 0
                             if not slot_free:
-                                rate = 1.0 if capacity == INF else min(1.0, capacity / nrun[k])
-                                v_now = t if capacity == INF else vtime[k] + (t - last_t[k]) * rate
+                                v_now = t if not contended else (
+                                    vtime[k] + (t - last_t[k]) * c_rate[k])
                                 jj = run_head[k]
                                 while jj >= 0:
                                     if queue[jj] == q:
-                                        ahead += tag[jj] - v_now
+                                        w = weight[jj, spec_shape[s]] if weighted else 1.0
+                                        ahead += (tag[jj] - v_now) * w
                                     jj = run_next[jj]
+                            slowdown = 1.0
+                            if contended:
+                                w = weight[j, spec_shape[s]] if weighted else 1.0
+                                slowdown = slowdown_of(w, nrun[k] + 1, c_wsum[k] + w,
+                                                       max(c_wmax[k], w), c_capacity[k],
+                                                       slowdown_exponent)
                             predicted[k] = predicted_finish_s(
                                 slot_free, ahead, min(q_slots[spec_qoff[s] + q], n),
-                                runtime[j, spec_shape[s]], nrun[k], capacity)
+                                runtime[j, spec_shape[s]], slowdown)
                 c, rr = route(router, eligible, n_clusters, rr, nrun, nq, slots_of, predicted)
                 s = c_spec[c]
                 q = qmap[s, j]
@@ -309,10 +356,16 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
                             row = b * qmax + q
                             break
                 cluster[j] = c
-                if q_free[row] > 0:
+                fits = not memory_on or nrun[c] == 0 or (
+                    c_mem[c] + memory[j, spec_shape[s]] <= memory_budget)
+                if q_free[row] > 0 and q_head[row] < 0 and fits:
                     q_free[row] -= 1
-                    to_start = j
+                    arrived = j
                 else:
+                    if c_parent[c] >= 0:  # waits in its main cluster's queue
+                        c = c_parent[c]
+                        row = c * qmax + q
+                        cluster[j] = c
                     if q_tail[row] >= 0:
                         nxt[q_tail[row]] = j
                     else:
@@ -325,13 +378,18 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
                         above_since = t
                         as_fire = queue_depth_trigger_at(queued_total, as_threshold,
                                                          above_since, as_window)
-            # bring the cluster's virtual time to t before its running set changes
-            if capacity == INF:
+            # bring the cluster's virtual time to t before its running set or capacity changes
+            if not contended:
                 vtime[c] = t
             elif nrun[c] > 0:
-                vtime[c] += (t - last_t[c]) * min(1.0, capacity / nrun[c])
+                vtime[c] += (t - last_t[c]) * c_rate[c]
             last_t[c] = t
-            if kind == 0:  # a completion or timeout frees a slot in its queue
+            sh = spec_shape[c_spec[c]]
+            if kind == WARMED:
+                c_capacity[c] = capacity
+                c_warm[c] = INF
+                pool_changed = True
+            if kind == COMPLETION:  # a completion or timeout frees a slot and its memory
                 j = next_j[c]
                 end[j] = t
                 if next_timeout[c]:
@@ -343,47 +401,89 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
                 if run_next[j] >= 0:
                     run_prev[run_next[j]] = run_prev[j]
                 nrun[c] -= 1
-                owner = c if c_parent[c] < 0 else c_parent[c]
-                row = owner * qmax + queue[j]  # a burst cluster serves its parent's queue
-                h = q_head[row]
-                if h >= 0:
-                    q_head[row] = nxt[h]
-                    if q_head[row] < 0:
-                        q_tail[row] = -1
-                    nq[owner] -= 1
-                    queued_total -= 1
-                    q_work[row] -= runtime[h, spec_shape[c_spec[c]]]
-                    to_start = h
-                    cluster[h] = c
-                    if queued_total < as_threshold:
-                        above_since = INF
-                        as_fire = INF
+                if weighted:
+                    w = weight[j, sh]
+                    c_wsum[c] = c_wsum[c] - w if nrun[c] > 0 else 0.0
+                    if w >= c_wmax[c]:
+                        c_wmax[c] = 1.0 if nrun[c] == 0 else 0.0
+                        jj = run_head[c]
+                        while jj >= 0:
+                            c_wmax[c] = max(c_wmax[c], weight[jj, sh])
+                            jj = run_next[jj]
                 else:
-                    q_free[c * qmax + queue[j]] += 1
-            if to_start >= 0:
-                j = to_start
-                s = c_spec[c]
-                tag[j] = (t if capacity == INF else vtime[c]) + runtime[j, spec_shape[s]]
-                deadline[j] = t + q_timeout[spec_qoff[s] + queue[j]]
-                seq[j] = started
-                started += 1
-                start[j] = t
-                run_next[j] = run_head[c]
-                run_prev[j] = -1
-                if run_head[c] >= 0:
-                    run_prev[run_head[c]] = j
-                run_head[c] = j
-                nrun[c] += 1
-            if to_start >= 0 or kind == 0:
-                # the cluster's next completion or timeout (ties: completion, then seq)
+                    c_wsum[c] -= 1.0
+                if memory_on:
+                    c_mem[c] = c_mem[c] - memory[j, sh] if nrun[c] > 0 else 0.0
+                q_free[c * qmax + queue[j]] += 1
+            # start what may start now: the arrival, or the heads of the queues this cluster
+            # serves while a slot is free and (with memory admission) their memory fits
+            owner = c if c_parent[c] < 0 else c_parent[c]  # a burst cluster serves its parent
+            changed = kind != ARRIVAL or arrived >= 0
+            q_first = queue[next_j[c]] if kind == COMPLETION else 0
+            q_last = q_first + 1
+            if memory_on or kind == WARMED:
+                q_first = 0
+                q_last = spec_qoff[c_spec[c] + 1] - spec_qoff[c_spec[c]]
+            if kind == ARRIVAL:
+                q_last = q_first  # nothing more than the arrival can start
+            for q in range(q_first, q_last + (1 if arrived >= 0 else 0)):
+                while True:
+                    if arrived >= 0:
+                        h = arrived
+                        arrived = -1
+                    else:
+                        if q >= q_last:
+                            break
+                        row = owner * qmax + q
+                        h = q_head[row]
+                        if h < 0 or q_free[c * qmax + q] == 0:
+                            break
+                        if memory_on and nrun[c] > 0 and (
+                                c_mem[c] + memory[h, sh] > memory_budget):
+                            break
+                        q_head[row] = nxt[h]
+                        if q_head[row] < 0:
+                            q_tail[row] = -1
+                        nq[owner] -= 1
+                        queued_total -= 1
+                        q_work[row] -= runtime[h, sh]
+                        q_free[c * qmax + q] -= 1
+                        cluster[h] = c
+                        if queued_total < as_threshold:
+                            above_since = INF
+                            as_fire = INF
+                    w = weight[h, sh] if weighted else 1.0
+                    tag[h] = (t if not contended else vtime[c]) + runtime[h, sh] / w
+                    deadline[h] = t + q_timeout[spec_qoff[c_spec[c]] + queue[h]]
+                    seq[h] = started
+                    started += 1
+                    start[h] = t
+                    run_next[h] = run_head[c]
+                    run_prev[h] = -1
+                    if run_head[c] >= 0:
+                        run_prev[run_head[c]] = h
+                    run_head[c] = h
+                    nrun[c] += 1
+                    c_wsum[c] += w
+                    if weighted:
+                        c_wmax[c] = w if nrun[c] == 1 else max(c_wmax[c], w)
+                    if memory_on:
+                        c_mem[c] += memory[h, sh]
+            if changed:
+                # the cluster's share rate and next completion or timeout (ties: completion,
+                # then seq)
                 nt = INF
                 nj = -1
                 nto = False
                 if nrun[c] > 0:
-                    rate = 1.0 if capacity == INF else min(1.0, capacity / nrun[c])
+                    rate = 1.0
+                    if contended:
+                        rate = share_rate(nrun[c], c_wsum[c], c_wmax[c], c_capacity[c],
+                                          slowdown_exponent)
+                    c_rate[c] = rate
                     jj = run_head[c]
                     while jj >= 0:
-                        tc = tag[jj] if capacity == INF else t + (tag[jj] - vtime[c]) / rate
+                        tc = tag[jj] if not contended else t + (tag[jj] - vtime[c]) / rate
                         to = False
                         if deadline[jj] < tc:
                             tc = deadline[jj]
@@ -397,19 +497,18 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
                 next_t[c] = nt
                 next_j[c] = nj
                 next_timeout[c] = nto
-            if kind == 0:
-                owner = c if c_parent[c] < 0 else c_parent[c]
+            if kind == COMPLETION:
                 busy = nrun[owner] + nq[owner]
                 for b in range(c_bfirst[owner], c_bfirst[owner] + c_bcount[owner]):
                     busy += nrun[b]
                 if busy == 0:
                     c = owner
                     if c_state[c] == DRAINING:
-                        kind = 3  # drained: remove it now (below)
+                        remove_now = True
                     elif c_removable[c]:
                         c_teardown[c] = teardown_at(t, c_ready[c], as_idle, as_min_life)
                         pool_changed = True
-        if kind == 1:  # a requested cluster is ready
+        elif kind == READY:  # a requested cluster is ready
             c_state[c] = ACTIVE
             eligible[c] = True
             n_pending -= 1
@@ -418,7 +517,7 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
             if c_removable[c]:
                 c_teardown[c] = teardown_at(t, t, as_idle, as_min_life)
             pool_changed = True
-        elif kind == 2:  # a scheduled cluster's lifetime is over: stop routing to it
+        elif kind == DRAIN:  # a scheduled cluster's lifetime is over: stop routing to it
             c_state[c] = DRAINING
             eligible[c] = False
             c_drain[c] = INF
@@ -427,24 +526,11 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
             busy = nrun[c] + nq[c]
             for b in range(c_bfirst[c], c_bfirst[c] + c_bcount[c]):
                 busy += nrun[b]
-            if busy == 0:
-                kind = 3
-        if kind == 3:  # remove a drained or idle cluster, with its burst clusters
-            for x in range(c, c + 1 + c_bcount[c]):
-                c_state[x] = REMOVED
-                eligible[x] = False
-                c_removed[x] = t
-                c_teardown[x] = INF
-                next_t[x] = INF
-            w = 0
-            for m in range(n_live):
-                if live[m] < c or live[m] > c + c_bcount[c]:
-                    live[w] = live[m]
-                    w += 1
-            n_live = w
-            pool_changed = True
-        elif kind == 4 or kind == 5:  # request a cluster (scheduled spin-up or autoscaler)
-            if kind == 4:
+            remove_now = busy == 0
+        elif kind == TEARDOWN:
+            remove_now = True
+        elif kind == SPIN_UP or kind == AUTOSCALE:  # noqa: SIM109 request a cluster
+            if kind == SPIN_UP:
                 s = sched_spec[si]
                 life = sched_life[si]
                 si += 1
@@ -462,7 +548,7 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
                 c = n_clusters
                 n_clusters += 1
                 _open_cluster(c, s, PENDING,
-                              ORIGIN_SCHEDULED if kind == 4 else ORIGIN_AUTOSCALER, -1, t,
+                              ORIGIN_SCHEDULED if kind == SPIN_UP else ORIGIN_AUTOSCALER, -1, t,
                               t + spin_up_delay, qmax, n, c_spec, c_state, c_origin, c_parent,
                               c_requested, c_ready, q_free, q_slots, q_burst, spec_qoff)
                 c_life[c] = life
@@ -481,9 +567,28 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
                     live[n_live] = n_clusters
                     n_live += 1
                     n_clusters += 1
+                if warming:
+                    for x in range(c, n_clusters):
+                        c_capacity[x] = capacity * cold_fraction
+                        c_warm[x] = t + spin_up_delay + warmup_s
+        if remove_now:  # a drained or idle cluster goes, with its burst clusters
+            for x in range(c, c + 1 + c_bcount[c]):
+                c_state[x] = REMOVED
+                eligible[x] = False
+                c_removed[x] = t
+                c_teardown[x] = INF
+                c_warm[x] = INF
+                next_t[x] = INF
+            w_live = 0
+            for m in range(n_live):
+                if live[m] < c or live[m] > c + c_bcount[c]:
+                    live[w_live] = live[m]
+                    w_live += 1
+            n_live = w_live
+            pool_changed = True
         if pool_changed:
             pool_t, pool_c, pool_kind = _next_pool_event(live, n_live, c_state, c_ready,
-                                                         c_drain, c_teardown)
+                                                         c_drain, c_teardown, c_warm)
     return (start, end, status, cluster, queue, c_spec[:n_clusters], c_origin[:n_clusters],
             c_requested[:n_clusters], c_ready[:n_clusters], c_removed[:n_clusters],
             c_parent[:n_clusters])

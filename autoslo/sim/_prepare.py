@@ -10,14 +10,14 @@ import polars as pl
 
 from autoslo.config.execution import (
     ExecutionConfig,
-    NoContention,
-    ProcessorSharing,
     ProvisionedCluster,
     ReactiveAutoscaler,
     ServerlessCluster,
+    sharing_law,
 )
 from autoslo.errors import NotBuiltError
 from autoslo.perf import LatencyModel, Shape, isolated_runtimes, shape_key
+from autoslo.perf.contention._law import slowdown_of
 from autoslo.policies import ROUTERS
 from autoslo.workload import Workload
 
@@ -42,7 +42,13 @@ class Prepared:
     spec_burst: np.ndarray       # int64[n_specs]: max concurrency-scaling clusters
     q_names: list[str]
     qmap: np.ndarray             # int16[n_specs, n]: local queue of each query per spec
-    capacity: float              # processor-sharing capacity per cluster, inf = no contention
+    capacity: float              # sharing capacity per cluster, inf = no contention
+    weight: np.ndarray           # float64[n, n_shapes]: share weights; empty = all 1
+    slowdown_exponent: float
+    cold_fraction: float         # capacity fraction during warm-up
+    warmup_s: float
+    memory: np.ndarray           # float64[n, n_shapes]: memory demand; empty = no admission
+    memory_budget: float
     initial_specs: np.ndarray    # int64[k]
     router: int
     max_clusters: int
@@ -57,11 +63,24 @@ class Prepared:
     autoscaler_min_lifetime_s: float
     autoscaler_idle_teardown_s: float
 
+    def joining_slowdown(self, j: int, spec: int, running: list[int] | set[int]) -> float:
+        """How many times slower than alone query j would run joining `running` on a cluster of
+        `spec` (the contention law the engine uses; 1 without contention)."""
+        if self.capacity == float("inf"):
+            return 1.0
+        shape = int(self.spec_shape[spec])
+        weights = [1.0] * len(running) if self.weight.shape[0] == 0 else [
+            float(self.weight[x, shape]) for x in running]
+        w = 1.0 if self.weight.shape[0] == 0 else float(self.weight[j, shape])
+        return float(slowdown_of(w, len(running) + 1, sum(weights) + w, max([w, *weights]),
+                                 self.capacity, self.slowdown_exponent))
+
     def engine_args(self) -> tuple:
         """The positional arguments of `_engine.event_loop`."""
         return (self.arrival, self.runtime, self.spec_shape, self.spec_qoff, self.q_slots,
                 self.q_timeout, self.q_burst, self.spec_burst, self.qmap, self.capacity,
-                self.initial_specs, self.router,
+                self.weight, self.slowdown_exponent, self.cold_fraction, self.warmup_s,
+                self.memory, self.memory_budget, self.initial_specs, self.router,
                 self.max_clusters, self.spin_up_delay_s, self.sched_t, self.sched_spec,
                 self.sched_life, self.autoscaler_on, self.autoscaler_spec,
                 self.autoscaler_threshold, self.autoscaler_window_s,
@@ -176,11 +195,13 @@ def prepare(workload: Workload, config: ExecutionConfig, model: LatencyModel | N
                               if any(q.concurrency_scaling == "auto" for q in spec.wlm.queues)
                               else 0)
         qoff.append(len(q_slots))
-    if isinstance(config.contention, ProcessorSharing):
-        capacity = float(config.contention.capacity)
-    else:
-        assert isinstance(config.contention, NoContention)
-        capacity = float("inf")
+    law = sharing_law(config.contention)
+    empty = np.zeros((0, 0))
+    weight = memory = empty
+    if law is not None and law.weight_exponent != 0.0:
+        weight = np.maximum(runtime, 1e-9) ** law.weight_exponent
+    if law is not None and law.memory_budget is not None:
+        memory = np.maximum(runtime, 1e-9) ** law.memory_exponent
     k = len(config.pool.clusters)
     scaler = config.autoscaler
     reactive = isinstance(scaler, ReactiveAutoscaler)
@@ -192,7 +213,13 @@ def prepare(workload: Workload, config: ExecutionConfig, model: LatencyModel | N
         spec_shape=np.array(spec_shape, np.int64), spec_qoff=np.array(qoff, np.int64),
         q_slots=np.array(q_slots, np.int64), q_timeout=np.array(q_timeout, np.float64),
         q_burst=np.array(q_burst, np.bool_), spec_burst=np.array(spec_burst, np.int64),
-        q_names=q_names, qmap=qmap, capacity=capacity,
+        q_names=q_names, qmap=qmap,
+        capacity=float("inf") if law is None else float(law.capacity), weight=weight,
+        slowdown_exponent=1.0 if law is None else float(law.slowdown_exponent),
+        cold_fraction=1.0 if law is None else float(law.cold_fraction),
+        warmup_s=0.0 if law is None else float(law.warmup_s), memory=memory,
+        memory_budget=float("inf") if law is None or law.memory_budget is None
+        else float(law.memory_budget),
         initial_specs=np.arange(k, dtype=np.int64),
         router=ROUTERS[config.router.policy], max_clusters=config.pool.max_clusters,
         spin_up_delay_s=float(config.pool.spin_up_delay_s),

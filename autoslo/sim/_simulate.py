@@ -49,8 +49,9 @@ def simulate(
     began = time.perf_counter()
     prepared, run = _run(workload, config, model, engine, cache)
     elapsed = time.perf_counter() - began
-    return tabulate(workload, config, prepared, *run, seconds=elapsed,
-                     execution_config_id=execution_config_id)
+    return tabulate(workload, config, prepared, run.start, run.end, run.status, run.cluster,
+                    run.queue, run.lives, run.engine, seconds=elapsed,
+                    execution_config_id=execution_config_id)
 
 
 @dataclass(frozen=True)
@@ -67,16 +68,15 @@ def simulate_outcome(workload: Workload, config: ExecutionConfig,
                      model: LatencyModel | None = None,
                      cache: dict[object, np.ndarray] | None = None) -> Outcome:
     """`simulate` without result tables: the fast path for many trials on one workload."""
-    prepared, (start, end, status, cluster, _queue, lives, _engine_name) = _run(
-        workload, config, model, "auto", cache)
-    horizon = float(max(end.max(initial=0.0), prepared.arrival.max(initial=0.0)))
-    rows = _cluster_rows(prepared, config, lives, start, end, cluster, horizon)
-    return Outcome(latency_s=end - prepared.arrival, status=status,
+    prepared, run = _run(workload, config, model, "auto", cache)
+    horizon = float(max(run.end.max(initial=0.0), prepared.arrival.max(initial=0.0)))
+    rows = _cluster_rows(prepared, config, run.lives, run.start, run.end, run.cluster, horizon)
+    return Outcome(latency_s=run.end - prepared.arrival, status=run.status,
                    cost_usd=float(sum(r["cost_usd"] for r in rows)), clusters=len(rows))
 
 
 def _run(workload: Workload, config: ExecutionConfig, model: LatencyModel | None,
-         engine: Engine, cache: dict[object, np.ndarray] | None) -> tuple[Prepared, tuple]:
+         engine: Engine, cache: dict[object, np.ndarray] | None) -> tuple[Prepared, EngineRun]:
     if not isinstance(config.prices, PriceTable):
         raise InputError("prices must be resolved before simulating (use "
                          "resolve_execution_config, which inlines the price table)")
@@ -98,8 +98,21 @@ def _run(workload: Workload, config: ExecutionConfig, model: LatencyModel | None
     else:
         start, end, status, cluster, queue, *life = _engine.event_loop(*prepared.engine_args())
         lives = ClusterLives(*life)
-    return prepared, (start, end, status, cluster, queue, lives,
-                      "fifo" if use_fifo else "event")
+    return prepared, EngineRun(start, end, status, cluster, queue, lives,
+                               "fifo" if use_fifo else "event")
+
+
+@dataclass(frozen=True)
+class EngineRun:
+    """What an engine returns: per query (arrival order) and each cluster's life."""
+
+    start: np.ndarray            # float64[n]
+    end: np.ndarray              # float64[n]
+    status: np.ndarray           # int8[n]: 0 ok, 1 timeout
+    cluster: np.ndarray          # int64[n]: the cluster that ran it
+    queue: np.ndarray            # int16[n]: its local queue on that cluster
+    lives: ClusterLives
+    engine: str                  # "fifo" or "event"
 
 
 @dataclass(frozen=True)
