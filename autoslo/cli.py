@@ -927,6 +927,43 @@ def model_predict(
                f"-> {display_path(out)}")
 
 
+@model_app.command("fit-contention")
+def model_fit_contention(
+    ctx: typer.Context,
+    workload: Annotated[Path, typer.Option(
+        help="The replayed workload: a folder or parquet with query_id, arrival_s, template_id "
+             "and runtime_s (the isolated runtime at the cluster's size).")],
+    results: Annotated[list[Path], typer.Option(
+        help="A live run folder, or a queries.parquet with query_id, cluster_id, start_s, end_s "
+             "as measured; repeat for several runs of the same workload.")],
+    config: Annotated[Path, typer.Option(help="The execution config the run used.")],
+    out: Annotated[Path, typer.Option(help="Model folder to write (data/models/<name>).")],
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", help="NAME=VALUE for the config's placeholders.")] = None,
+    trials: Annotated[int, typer.Option(min=10, help="Search trials (TPE, then Nelder-Mead).")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed of the search and the bootstrap.")] = 0,
+    memory: Annotated[bool, typer.Option(
+        help="Also fit memory admission (queries wait inside the cluster).")] = False,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap refits for the spread.")] = 20,
+    fit_fraction: Annotated[float, typer.Option(
+        help="Fit on this first share of the queries by arrival (the rest held out).")] = 1.0,
+) -> None:
+    """Fit how concurrent queries slow each other from a live run, with the simulator in the fit."""
+    from autoslo.config import parse_params
+    from autoslo.datatree import display_path
+    from autoslo.sim.fit import fit_from_files, law_summary
+
+    tree: DataTree = ctx.obj
+    report = fit_from_files(tree, workload, results, config, out, params=parse_params(param or []),
+                            trials=trials, seed=seed, memory=memory, bootstrap=bootstrap,
+                            fit_fraction=fit_fraction, say=typer.echo)
+    fit = report.model.fit
+    typer.echo(f"fitted: {law_summary(report.model.law)}; median |log error| "
+               f"{fit['fitted']['median_abs_log_error']:.3f} vs processor sharing "
+               f"{fit['processor_sharing_best']['median_abs_log_error']:.3f} "
+               f"-> {display_path(report.out)}")
+
+
 @model_app.command("evaluate")
 def model_evaluate(
     ctx: typer.Context,

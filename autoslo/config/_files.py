@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from autoslo.config._base import format_path, translate_errors
 from autoslo.config._yaml import DataPath, apply_overrides, read_yaml, split_path, substitute
-from autoslo.config.execution import ExecutionConfig, ReactiveAutoscaler
+from autoslo.config.execution import ExecutionConfig, FittedContention, ReactiveAutoscaler
 from autoslo.config.generator import GeneratorSpec
 from autoslo.config.manifests import (
     CombinationPoint,
@@ -194,8 +194,21 @@ def resolve_execution_config(
     if isinstance(config.prices, str):
         table = load_model(tree.ref(config.prices), PriceTable)
         config = config.model_copy(update={"prices": table})
+    config = inline_contention(config, tree)
     name = check_name(path.stem, "execution config name", source=display_path(path))
     return ResolvedExecutionConfig(name=name, source=path, config=config)
+
+
+def inline_contention(config: ExecutionConfig, tree: DataTree) -> ExecutionConfig:
+    """A fitted contention reference with the folder's parameters (its `sample`) filled in."""
+    from autoslo.perf.contention import load_contention_model
+
+    contention = config.contention
+    if not isinstance(contention, FittedContention):
+        return config
+    folder = tree.ref(contention.path, field="contention.path")
+    law = load_contention_model(folder).sample(contention.sample)
+    return config.model_copy(update={"contention": contention.model_copy(update={"parameters": law})})
 
 
 # ---- references between files ----------------------------------------------------------------
@@ -223,6 +236,8 @@ def references(model: BaseModel) -> list[Reference]:
             refs.append(Reference("prices", model.prices, "file"))
         if model.latency_model.model is not None:
             refs.append(Reference("latency_model.model", model.latency_model.model, "model"))
+        if isinstance(model.contention, FittedContention):
+            refs.append(Reference("contention.path", model.contention.path, "model"))
     elif isinstance(model, TunerConfig):
         wl = model.workload
         if isinstance(wl, FixedWorkload):

@@ -279,6 +279,8 @@ class FittedContention(StrictModel):
 
     model: Literal["fitted"]
     path: str = Field(description="data-relative model folder (models/<name>)")
+    sample: Annotated[int, AfterValidator(at_least(0))] = Field(
+        default=0, description="0: the fitted parameters; k: the fit's bootstrap sample k")
     parameters: SharingLaw | None = Field(
         default=None, description="filled in from the folder when the config is resolved")
 
