@@ -18,6 +18,8 @@ import polars as pl
 
 from autoslo.config.slo import LatencyTarget, SloSpec
 from autoslo.errors import InputError
+from autoslo.perf import LatencyModel, Shape, isolated_runtimes
+from autoslo.workload import Workload
 
 INF = float("inf")
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
@@ -59,16 +61,12 @@ class SloScore:
         return self.violation_rate <= self.tau and all(p.met for p in self.percentiles)
 
 
-def reference_latencies(workload: object, spec: SloSpec, model: object | None) -> pl.DataFrame:
+def reference_latencies(workload: Workload, spec: SloSpec, model: LatencyModel | None) -> pl.DataFrame:
     """Each query's isolated latency on the spec's reference cluster: [query_id, reference_s]."""
-    from autoslo.perf import Shape, isolated_runtimes, shape_key
-    from autoslo.workload import Workload
-
-    assert isinstance(workload, Workload)
     if spec.reference is None:
         raise InputError("reference: the SLO spec names no reference cluster")
-    shape = Shape(shape_key(spec.reference), spec.reference.size)
-    runtimes = isolated_runtimes(workload, model, shape)  # type: ignore[arg-type]
+    shape = Shape(spec.reference.shape_key, spec.reference.size)
+    runtimes = isolated_runtimes(workload, model, shape)
     return pl.DataFrame({"query_id": workload.queries["query_id"], "reference_s": runtimes})
 
 

@@ -17,7 +17,6 @@ from prefect.cache_policies import NO_CACHE
 from autoslo.combinations import Combination, manifest_combinations
 from autoslo.config import ExecutionManifest, load_model
 from autoslo.datatree import DataTree
-from autoslo.execute import simulate_combination
 from autoslo.orchestrate import (
     flow_data_tree,
     input_path,
@@ -27,6 +26,7 @@ from autoslo.orchestrate import (
     task_runner,
     user_mistakes_fail_cleanly,
 )
+from autoslo.sim.folders import simulate_combination
 
 
 @task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)

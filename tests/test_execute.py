@@ -12,7 +12,7 @@ import yaml
 from autoslo.combinations import manifest_combinations
 from autoslo.config import ExecutionManifest, load_model
 from autoslo.datatree import DataTree
-from autoslo.runs import RunRecord, newest_run, read_run_index, rebuild_run_index, write_run_record
+from autoslo.live.records import RunRecord, newest_run, read_run_index, rebuild_run_index, write_run_record
 
 EXAMPLE = "manifests/execution/example.yml"
 

@@ -31,6 +31,10 @@ class StrictModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
+    def summary(self) -> str:
+        """A one-line description of the validated file for the validate table (models override it)."""
+        return type(self).__name__
+
 
 # ---- range rules with readable messages ------------------------------------------------------
 

@@ -1,9 +1,6 @@
-"""YAML in, plain data out: strict reading, ``${NAME}`` placeholders and ``--set`` overrides.
+"""YAML in, plain data out: strict reading, ``--param`` values and ``--set`` overrides.
 
 - A file must be a non-empty YAML mapping without duplicate keys.
-- ``${NAME}`` fills a value from parameter values. A scalar that is exactly one placeholder
-  takes the parameter's own type (``${SLOTS}`` with ``SLOTS=4`` is the int 4); a placeholder
-  inside a longer string is replaced by its text.
 - Overrides are dotted paths into the data (``pool.clusters.0.rpu=16``); numbers index lists.
 - `--param` and `--set` values are parsed as YAML (``4`` is an int, ``true`` a bool).
 """
@@ -13,7 +10,6 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +17,6 @@ import yaml
 
 from autoslo.errors import InputError
 
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-PLACEHOLDER_ONLY = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PATH_SEGMENT = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_.-]*|\d+)$")
 
@@ -175,57 +169,3 @@ def get_path(data: Any, path: DataPath) -> Any:
         except (KeyError, IndexError, TypeError):
             raise KeyError(".".join(str(p) for p in path[: depth + 1])) from None
     return node
-
-
-# ---- placeholders ------------------------------------------------------------------------------
-
-@dataclass
-class Substitution:
-    """The outcome of filling placeholders: the data and what was used or left unresolved."""
-
-    data: Any
-    used: set[str] = field(default_factory=set)
-    unresolved: dict[DataPath, list[str]] = field(default_factory=dict)
-
-    @property
-    def missing_names(self) -> list[str]:
-        return sorted({name for names in self.unresolved.values() for name in names})
-
-
-def find_placeholders(data: Any) -> dict[DataPath, list[str]]:
-    """Every location holding a placeholder, with the names there."""
-    return substitute(data, {}).unresolved
-
-
-def substitute(data: Any, params: Mapping[str, Any]) -> Substitution:
-    """Fill ``${NAME}`` placeholders from `params`; unknown names stay and are reported."""
-    result = Substitution(data=None)
-
-    def walk(node: Any, path: DataPath) -> Any:
-        if isinstance(node, dict):
-            return {k: walk(v, (*path, k)) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v, (*path, i)) for i, v in enumerate(node)]
-        if not isinstance(node, str) or "${" not in node:
-            return node
-        whole = PLACEHOLDER_ONLY.match(node)
-        if whole:
-            name = whole.group(1)
-            if name in params:
-                result.used.add(name)
-                return params[name]
-            result.unresolved.setdefault(path, []).append(name)
-            return node
-
-        def fill(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name in params:
-                result.used.add(name)
-                return str(params[name])
-            result.unresolved.setdefault(path, []).append(name)
-            return match.group(0)
-
-        return PLACEHOLDER.sub(fill, node)
-
-    result.data = walk(data, ())
-    return result

@@ -3,7 +3,8 @@
 Field names follow Amazon Redshift where a field mirrors one (`query_concurrency`,
 `memory_percent_to_use`, `user_group`, `query_group`, `max_execution_time`,
 `max_concurrency_scaling_clusters`, `node_type`), so a tuned config applies to a real cluster
-without a translation table. Limits come from ../shared/notes/redshift.md.
+without a translation table. Limits come from ../shared/notes/redshift.md; cluster shapes (kind and
+size) are in `autoslo.config.shapes`.
 """
 
 from __future__ import annotations
@@ -14,17 +15,9 @@ from pydantic import AfterValidator, Field, model_validator
 
 from autoslo.config._base import RuleError, StrictModel, at_least, between, positive
 from autoslo.config.prices import PriceTable
+from autoslo.config.shapes import ProvisionedShape, ServerlessShape
 from autoslo.errors import InputError
 
-NodeType = Literal[
-    "dc2.large", "dc2.8xlarge", "ra3.large", "ra3.xlplus", "ra3.4xlarge", "ra3.16xlarge",
-    "rg.xlarge", "rg.4xlarge",
-]
-# Node-count limits per node type (Redshift API: 1-100; narrower per type where documented).
-NODE_LIMITS: dict[str, tuple[int, int]] = {
-    "dc2.large": (1, 32), "ra3.xlplus": (1, 16), "ra3.4xlarge": (2, 32), "ra3.16xlarge": (2, 128),
-}
-DEFAULT_NODE_LIMITS = (1, 100)
 MAX_WLM_QUEUES = 8
 MAX_WLM_SLOTS = 50
 
@@ -32,48 +25,7 @@ Seconds = Annotated[float, AfterValidator(at_least(0))]
 PositiveSeconds = Annotated[float, AfterValidator(positive)]
 
 
-def _check_rpu(value: int) -> int:
-    if value == 4 or (8 <= value <= 1024 and value % 8 == 0):
-        return value
-    raise ValueError(f"must be 4 or a multiple of 8 between 8 and 1024 (Serverless base "
-                     f"capacity in RPU), got {value}")
-
-
-# ---- cluster shapes (kind + size) and full clusters (shape + admission) ------------------------
-
-class ServerlessShape(StrictModel):
-    """A Serverless workgroup's size: base capacity in RPU (1 RPU = 16 GB memory)."""
-
-    kind: Literal["serverless"]
-    rpu: Annotated[int, AfterValidator(_check_rpu)]
-
-    @property
-    def size(self) -> int:
-        return self.rpu
-
-
-class ProvisionedShape(StrictModel):
-    """A provisioned cluster's size: node type and number of nodes."""
-
-    kind: Literal["provisioned"]
-    node_type: NodeType
-    nodes: int
-
-    @model_validator(mode="after")
-    def _nodes_in_range(self) -> ProvisionedShape:
-        low, high = NODE_LIMITS.get(self.node_type, DEFAULT_NODE_LIMITS)
-        if not low <= self.nodes <= high:
-            raise RuleError("nodes", f"must be between {low} and {high} for node_type "
-                             f"{self.node_type}, got {self.nodes}")
-        return self
-
-    @property
-    def size(self) -> int:
-        return self.nodes
-
-
-ClusterShape = Annotated[ServerlessShape | ProvisionedShape, Field(discriminator="kind")]
-
+# ---- full clusters (shape + admission) ---------------------------------------------------------
 
 class PricePerformanceTarget(StrictModel):
     """Serverless AI-driven scaling (`pricePerformanceTarget`): Amazon's own baseline."""
@@ -332,3 +284,13 @@ class ExecutionConfig(StrictModel):
             clusters.append(self.autoscaler.cluster)
         clusters.extend(s.cluster for s in self.scheduled_spin_ups)
         return clusters
+
+    def summary(self) -> str:
+        """The pool's clusters, the router, the autoscaler and the scheduled spin-ups."""
+        sizes = [f"{c.kind} {c.rpu} RPU" if isinstance(c, ServerlessCluster)
+                 else f"{c.kind} {c.nodes}x{c.node_type}" for c in self.pool.clusters]
+        scaler = self.autoscaler.policy + (
+            f" ({self.autoscaler.trigger})" if isinstance(self.autoscaler, ReactiveAutoscaler)
+            else "")
+        return (f"{len(sizes)} cluster(s): {', '.join(sizes)}; router {self.router.policy}; "
+                f"autoscaler {scaler}; {len(self.scheduled_spin_ups)} scheduled spin-up(s)")

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from autoslo.config._base import RuleError, StrictModel, at_least, between, positive, safe_name, zoned
-from autoslo.config.execution import ClusterShape
+from autoslo.config.shapes import ClusterShape
 
 PositiveFloat = Annotated[float, AfterValidator(positive)]
 
@@ -79,3 +79,8 @@ class GeneratorSpec(StrictModel):
                 raise RuleError(("runtimes", "medians_s"), f"has no median for template(s) "
                                 f"{', '.join(missing)} of the mix")
         return self
+
+    def summary(self) -> str:
+        """The rate profile, duration, suite and seed."""
+        return (f"{self.rate.profile} rate {self.rate.mean_per_s}/s for "
+                f"{self.duration_s / 3600:g} h; suite {self.suite}, seed {self.seed}")

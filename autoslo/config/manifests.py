@@ -82,6 +82,10 @@ class TuningManifest(StrictModel):
                 raise RuleError(name, exc.rule) from None
         return runs
 
+    def summary(self) -> str:
+        """The tuning runs by name."""
+        return f"{len(self.runs)} tuning run(s): {', '.join(self.runs)}"
+
 
 class LiveSettings(StrictModel):
     """How `execute --live` runs: the target, where SQL comes from, and cost guardrails."""
@@ -116,6 +120,11 @@ class ExecutionManifest(StrictModel):
     workloads: Annotated[list[str], Field(min_length=1)]
     execution_configs: Annotated[list[ExecutionConfigRef], Field(min_length=1)]
     live: LiveSettings = LiveSettings()
+
+    def summary(self) -> str:
+        """How many workloads are crossed with how many execution configs."""
+        return (f"{len(self.workloads)} workload(s) x {len(self.execution_configs)} "
+                f"execution config(s)")
 
 
 class CombinationPoint(StrictModel):
@@ -217,3 +226,7 @@ class PlottingManifest(StrictModel):
     @classmethod
     def _pixels(cls, value: int) -> int:
         return between(200, 8000)(value)  # type: ignore[no-any-return]
+
+    def summary(self) -> str:
+        """The panels by type."""
+        return f"{len(self.panels)} panel(s): {', '.join(p.type for p in self.panels)}"

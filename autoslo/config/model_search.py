@@ -42,3 +42,8 @@ class ModelSearch(StrictModel):
                                     "configurations (a context at a scale-out, every repetition)")
     seed: int = 0
     space: SearchSpace
+
+    def summary(self) -> str:
+        """Trials, the ASHA schedule, the size of the space and the seed."""
+        return (f"{self.trials} trials, ASHA over {self.max_epochs} epochs, "
+                f"{len(self.space.model_dump())} hyperparameters, seed {self.seed}")

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, model_validator
 
 from autoslo.config._base import RuleError, StrictModel, at_least, positive
+from autoslo.config.shapes import NodeType
 
 Usd = Annotated[float, AfterValidator(at_least(0))]
 
@@ -26,11 +27,13 @@ class PriceTable(StrictModel):
 
     @model_validator(mode="after")
     def _known_node_types(self) -> PriceTable:
-        from autoslo.config.execution import NodeType
-
         known = set(NodeType.__args__)
         unknown = sorted(set(self.provisioned_usd_per_node_hour) - known)
         if unknown:
             raise RuleError("provisioned_usd_per_node_hour", f"unknown node_type {unknown[0]!r} "
                              f"(known: {', '.join(sorted(known))})")
         return self
+
+    def summary(self) -> str:
+        """The region, the date and the Serverless price."""
+        return f"{self.region} as of {self.as_of}; {self.serverless_usd_per_rpu_hour} USD/RPU-h"

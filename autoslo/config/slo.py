@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import AfterValidator, model_validator
 
 from autoslo.config._base import RuleError, StrictModel, between, positive
-from autoslo.config.execution import ClusterShape
+from autoslo.config.shapes import ClusterShape
 
 PositiveFloat = Annotated[float, AfterValidator(positive)]
 
@@ -79,3 +79,9 @@ class SloSpec(StrictModel):
             raise RuleError("targets", "the spec sets no target: give targets, a default or "
                             "percentiles")
         return self
+
+    def summary(self) -> str:
+        """Tau and how many targets and percentile bounds the spec sets."""
+        return (f"tau {self.tau}; {len(self.targets)} target(s)"
+                + ("; default target" if self.default else "")
+                + (f"; {len(self.percentiles)} percentile bound(s)" if self.percentiles else ""))

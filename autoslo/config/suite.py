@@ -30,3 +30,7 @@ class SuiteMeta(StrictModel):
     description: str = ""
     dialect: str = "postgresql"
     templates: Annotated[dict[str, TemplateMeta], Field(min_length=1)]
+
+    def summary(self) -> str:
+        """How many templates the suite holds."""
+        return f"{len(self.templates)} template(s)"

@@ -178,3 +178,9 @@ class TunerConfig(StrictModel):
                 raise RuleError(("spin_up_plan", "lifetime_s"), "the grid sampler needs a step "
                                 "here")
         return self
+
+    def summary(self) -> str:
+        """The workload kind, the search's dimensions, sampler, trials and seed."""
+        dims = len(self.search_space) + (1 if self.spin_up_plan else 0)
+        return (f"{self.workload.kind} workload; {dims} dimension(s); {self.sampler}, "
+                f"{self.n_trials} trials, seed {self.seed}")

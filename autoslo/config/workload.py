@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from autoslo.config._base import StrictModel, at_least, safe_name, zoned
-from autoslo.config.execution import ClusterShape
+from autoslo.config.shapes import ClusterShape
 from autoslo.errors import InputError
 
 Scalar = str | int | float | bool | dt.date
@@ -54,6 +54,11 @@ class ForecastMeta(StrictModel):
     seed: int
     scenarios: list[str]
     backtest_mape: dict[str, float] = {}
+
+    def summary(self) -> str:
+        """The forecast date, its history and method, and how many scenarios it made."""
+        return (f"{self.date} from {self.history} by {self.method}; "
+                f"{len(self.scenarios)} scenario(s)")
 
 
 def check_queries_table(path: Path, source: str, expected_rows: int | None) -> dict[str, Any]:

@@ -26,7 +26,6 @@ import yaml
 from autoslo.atomic import replace_dir
 from autoslo.errors import InputError
 from autoslo.live.target import ClusterSpec, Driver, Endpoint, Provisioner
-from autoslo.perf import shape_key
 
 CONCURRENCY_LEVELS = (1, 2, 4, 8)
 
@@ -97,7 +96,7 @@ def calibrate(spec: ClusterSpec, sizes: list[int], sql: dict[str, str], provisio
     if not runtimes:
         raise InputError("no template of the suite ran on the target: "
                          + "; ".join(f"{t}: {e}" for t, e in list(failures.items())[:3]))
-    return Calibration(shape_key(spec), runtimes, estimate_capacity(capacity_timings),
+    return Calibration(spec.shape_key, runtimes, estimate_capacity(capacity_timings),
                        capacity_timings, probe, failures)
 
 

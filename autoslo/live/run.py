@@ -25,8 +25,8 @@ from autoslo.combinations import Combination
 from autoslo.config.manifests import LiveSettings
 from autoslo.datatree import DataTree, display_path
 from autoslo.errors import InputError
+from autoslo.live.records import RunRecord, rebuild_run_index, write_run_record
 from autoslo.live.target import Driver, Provisioner
-from autoslo.runs import RunRecord, rebuild_run_index, write_run_record
 from autoslo.workload import Workload
 
 

@@ -1,19 +1,11 @@
-"""The latency-model interface and the shape keys it is indexed by."""
+"""The latency-model interface, indexed by shape key (`ClusterShape.shape_key`) and size."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
-
-
-def shape_key(shape: Any) -> str:
-    """``serverless`` or ``provisioned:<node_type>``: what a size is counted in."""
-    if shape.kind == "serverless":
-        return "serverless"
-    return f"provisioned:{shape.node_type}"
 
 
 class LatencyModel(ABC):

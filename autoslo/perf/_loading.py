@@ -17,10 +17,7 @@ from autoslo.datatree import DataTree, display_path
 from autoslo.errors import InputError
 from autoslo.perf._interface import LatencyModel
 
-# the format each kind of model folder is written in (bellamy 2 holds an ensemble of networks,
-# bellamy 1 held one)
-FORMAT_VERSIONS = {"table": 1, "ernest": 1, "bellamy": 2}
-KINDS = tuple(FORMAT_VERSIONS)
+KINDS = ("table", "ernest", "bellamy")
 
 
 def load_latency_model(reference: str | None, tree: DataTree) -> LatencyModel | None:
@@ -46,7 +43,7 @@ def read_model_meta(folder: Path) -> dict[str, Any]:
     if meta.get("kind") not in KINDS:
         raise InputError(f"must be one of {', '.join(KINDS)}, got {meta.get('kind')!r}",
                          source=source, field="kind")
-    expected = FORMAT_VERSIONS[meta["kind"]]
+    expected = format_version(meta["kind"])
     version = meta.get("format_version", expected)
     if version != expected:
         raise InputError(f"this {meta['kind']} model has format version {version!r}, but this "
@@ -54,6 +51,21 @@ def read_model_meta(folder: Path) -> dict[str, Any]:
                          "(autoslo model pretrain / finetune)", source=source,
                          field="format_version")
     return meta
+
+
+def format_version(kind: str) -> int:
+    """The folder format this autoslo reads for a kind of model; each kind's module owns its own."""
+    if kind == "table":
+        from autoslo.perf import table
+
+        return table.FORMAT_VERSION
+    if kind == "ernest":
+        from autoslo.perf import ernest
+
+        return ernest.FORMAT_VERSION
+    from autoslo.perf.bellamy import FORMAT_VERSION
+
+    return FORMAT_VERSION
 
 
 def _calibration_table(folder: Path) -> tuple[pl.DataFrame, str]:

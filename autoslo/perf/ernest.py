@@ -18,6 +18,7 @@ from scipy.optimize import nnls
 from autoslo.errors import InputError
 from autoslo.perf._interface import LatencyModel
 
+FORMAT_VERSION = 1  # the folder format (model.yml + runtimes.csv)
 MIN_BAND = 0.02  # the narrowest relative band reported, even for a perfect fit
 
 

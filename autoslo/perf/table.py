@@ -18,6 +18,7 @@ import polars as pl
 from autoslo.errors import InputError
 from autoslo.perf._interface import LatencyModel
 
+FORMAT_VERSION = 1  # the folder format (model.yml + runtimes.csv)
 MIN_BAND = 0.02  # the narrowest relative band reported off the table, even for a perfect fit
 
 @dataclass(frozen=True)

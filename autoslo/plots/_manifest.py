@@ -17,9 +17,9 @@ from autoslo.config import ExecutionManifest, SloSpec, TuningManifest, load_mode
 from autoslo.config.manifests import CombinationPoint, Panel, PlottingManifest, TunerPoint
 from autoslo.datatree import DataTree, display_path
 from autoslo.errors import AutosloError, InputError
+from autoslo.live.records import RunRecord, newest_run, read_run_index
 from autoslo.plots._style import check_colour, colour_map
 from autoslo.results import References, RunSource
-from autoslo.runs import RunRecord, newest_run, read_run_index
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def resolve_panels(manifest: PlottingManifest, tree: DataTree, *, live: bool = F
 def _simulator_source(combination: Combination, point: CombinationPoint, tree: DataTree,
                       finder: _Finder, source: str | None, field_path: str) -> RunSource:
     """The combination's simulator folder, or an error naming the execute command that fills it."""
-    from autoslo.execute import complete_summary
+    from autoslo.sim.folders import complete_summary
 
     folder = combination.simulator_dir(tree)
     if complete_summary(folder, combination) is None:

@@ -16,7 +16,7 @@ from autoslo.config.execution import (
     sharing_law,
 )
 from autoslo.errors import NotBuiltError
-from autoslo.perf import LatencyModel, Shape, isolated_runtimes, shape_key
+from autoslo.perf import LatencyModel, Shape, isolated_runtimes
 from autoslo.perf.contention._law import slowdown_of
 from autoslo.policies import ROUTERS
 from autoslo.workload import Workload
@@ -148,7 +148,7 @@ def prepare(workload: Workload, config: ExecutionConfig, model: LatencyModel | N
     shapes: list[Shape] = []
     spec_shape = []
     for spec in specs:
-        shape = Shape(shape_key(spec), spec.size)
+        shape = Shape(spec.shape_key, spec.size)
         if shape not in shapes:
             shapes.append(shape)
         spec_shape.append(shapes.index(shape))

@@ -30,11 +30,9 @@ class Workload:
     @property
     def reference_size(self) -> tuple[str, int] | None:
         """(shape key, size) that runtime_s was measured at, from workload.yml, if known."""
-        from autoslo.perf import shape_key
-
         if self.meta is None or self.meta.reference is None:
             return None
-        return shape_key(self.meta.reference), self.meta.reference.size
+        return self.meta.reference.shape_key, self.meta.reference.size
 
 
 def load_workload(path: Path) -> Workload:

@@ -18,7 +18,7 @@ from autoslo.workload import load_workload
 from autoslo.workload.generate import generate, peak_rate_per_s, rate_per_s
 from autoslo.workload.templates import load_suite
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TREE = DataTree(REPO / "data")
 SUITE = load_suite("tpch", TREE)
 
@@ -36,7 +36,7 @@ def spec(**changes: object) -> GeneratorSpec:
 
 def test_same_seed_same_rows_in_another_process(tmp_path: Path) -> None:
     here = generate(spec(), SUITE)
-    script = ("import sys; from pathlib import Path; from tests.test_workload import spec, SUITE;"
+    script = ("import sys; from pathlib import Path; from tests.workload.test_workload import spec, SUITE;"
               "from autoslo.workload.generate import generate;"
               "generate(spec(), SUITE).write_parquet(sys.argv[1])")
     subprocess.run([sys.executable, "-c", script, str(tmp_path / "w.parquet")], check=True,

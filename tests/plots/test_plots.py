@@ -18,8 +18,8 @@ import yaml
 from autoslo.combinations import resolve_combination
 from autoslo.config.manifests import ConfigFile
 from autoslo.datatree import DataTree
+from autoslo.live.records import RunRecord, rebuild_run_index, write_run_record
 from autoslo.results import References, RunSource, per_group, per_run, per_window, timeline
-from autoslo.runs import RunRecord, rebuild_run_index, write_run_record
 
 WORKLOAD = "workloads/example"
 CONFIGS = {

@@ -20,7 +20,7 @@ from autoslo.config import (
 from autoslo.config.manifests import ConfigFile
 from autoslo.datatree import DataTree
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TREE = DataTree(REPO / "data")
 
 

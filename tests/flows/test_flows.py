@@ -20,7 +20,7 @@ import yaml
 from autoslo.live.postgres import free_port
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 OUTPUTS = ("simulator_runs", "runs", "tuner_runs", "plots", "tuned")
 

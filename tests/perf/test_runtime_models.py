@@ -16,7 +16,7 @@ from autoslo.errors import InputError
 from autoslo.perf._rows import PROPERTY_NAMES, context_ids
 from autoslo.perf.c3o import load_c3o
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 C3O = REPO / "data" / "c3o"
 SHIPPED = REPO / "data" / "models" / "c3o-bellamy"
 

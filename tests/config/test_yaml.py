@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from autoslo.config import apply_overrides, parse_overrides, parse_params, substitute
-from autoslo.config._yaml import find_placeholders, get_path, split_path
+from autoslo.config._placeholders import find_placeholders
+from autoslo.config._yaml import get_path, split_path
 from autoslo.errors import InputError
 
 

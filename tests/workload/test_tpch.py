@@ -12,7 +12,7 @@ from autoslo.workload.templates import load_suite
 from autoslo.workload.tpch import TABLES, generate_data, load_into
 from tests.pg import LocalPostgres
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
