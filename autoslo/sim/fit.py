@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
@@ -205,8 +205,12 @@ class _Space:
 
 def fit_contention(data: FitData, config: ExecutionConfig, *, model: LatencyModel | None = None,
                    trials: int = 300, seed: int = 0, memory: bool = False, bootstrap: int = 20,
-                   say: Callable[[str], None] | None = None) -> ContentionModel:
-    """Fit the sharing law to the scored queries; bootstrap its uncertainty; report the figures."""
+                   objective: Literal["mean", "median"] = "mean", say: Callable[[str], None] | None = None
+                   ) -> ContentionModel:
+    """Fit the sharing law to the scored queries; bootstrap its uncertainty; report the figures.
+
+    `objective`: the mean (default) or the median of the per-query |log error| is minimised.
+    """
     replayer = Replayer(data.workload, config, model)
     measured = data.measured_latency_s
     scored = data.scored
@@ -214,6 +218,8 @@ def fit_contention(data: FitData, config: ExecutionConfig, *, model: LatencyMode
 
     def loss(law: SharingLaw, weights: np.ndarray) -> float:
         errors = log_errors(replayer.latency_s(law)[scored], measured[scored])
+        if objective == "median":
+            return float(np.median(np.repeat(errors, weights.astype(np.int64))))
         return float(np.dot(errors, weights) / weights.sum())
 
     uniform = np.ones(int(scored.sum()))
