@@ -132,7 +132,7 @@ def write_model(calibration: Calibration, folder: Path, details: dict[str, Any])
     meta = {"kind": "table",
             "description": f"Calibrated live on {details.get('target', '?')}: each template alone, "
                            f"{details.get('repeats', '?')} repeats per size after a warm-up run.",
-            "source": details.get("source", "autoslo execute --calibrate")}
+            "source": details.get("source", "autoslo calibrate")}
     record = {**details, "shape": calibration.shape,
               "capacity": calibration.capacity,
               "capacity_template": calibration.capacity_template,
@@ -149,7 +149,7 @@ def write_model(calibration: Calibration, folder: Path, details: dict[str, Any])
 def run_calibration(config_path: Path, suite_name: str, tree: Any, *, sizes: list[int] | None,
                     repeats: int, templates: list[str] | None, settings: Any, name: str,
                     progress: Callable[[str], None] | None = None) -> Path:
-    """`autoslo execute --calibrate`: resolve inputs, measure on the live target, write the model."""
+    """`autoslo calibrate`: resolve inputs, measure on the live target, write the model."""
     from autoslo.config import resolve_execution_config
     from autoslo.datatree import display_path
     from autoslo.ids import new_run_timestamp
@@ -177,6 +177,6 @@ def run_calibration(config_path: Path, suite_name: str, tree: Any, *, sizes: lis
     write_model(result, folder, {
         "target": settings.target, "scale_factor": settings.scale_factor, "suite": suite_name,
         "sizes": sizes, "repeats": repeats, "config": display_path(config_path),
-        "measured_at": tag, "source": f"autoslo execute --calibrate --config "
+        "measured_at": tag, "source": f"autoslo calibrate --config "
                                       f"{display_path(config_path)} --suite {suite_name}"})
     return folder

@@ -1,0 +1,75 @@
+"""The typer app of the `autoslo` command, its root options and the console entry point.
+
+The commands live in the modules beside this one (run, calibrate, data, workload, model), which
+register themselves on `app`; heavy libraries load only inside the commands that need them, so
+``autoslo --help`` answers at once. User mistakes (`AutosloError`) print one line per problem on
+stderr and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from autoslo.errors import AutosloError
+
+app = typer.Typer(
+    name="autoslo",
+    help="Find the cheapest Amazon Redshift execution config that meets your latency SLOs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", help="Data root (default: $AUTOSLO_DATA_DIR or ./data).")] = None,
+) -> None:
+    from autoslo.datatree import DataTree
+
+    ctx.obj = DataTree(data_dir)
+
+
+def sub_app(help_text: str) -> typer.Typer:
+    """A command group (`autoslo workload ...`) with the same conventions as the root."""
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
+
+
+def warn(line: str) -> None:
+    """Print a warning line on stderr (the callback the library functions take)."""
+    typer.echo(line, err=True)
+
+
+def command_line() -> str:
+    """The command as typed (recorded in model.yml), with the program name shortened to autoslo."""
+    return " ".join(["autoslo", *(shlex.quote(a) for a in sys.argv[1:])])
+
+
+def main() -> None:
+    """Console entry point: user mistakes become one line on stderr and exit code 2."""
+    try:
+        result = app(standalone_mode=False)
+    except AutosloError as exc:
+        typer.echo(str(exc), err=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        # usage errors of typer's bundled click: show the usage line and exit 2
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None),
+                                                                 int):
+            exc.show()
+            sys.exit(2)
+        raise
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,1 @@
+"""Tests of the `autoslo` command, mirroring autoslo/cli/."""
