@@ -16,8 +16,8 @@ from autoslo.config import SloSpec
 from autoslo.datatree import DataTree, display_path
 from autoslo.errors import InputError
 from autoslo.ids import parse_run_timestamp
+from autoslo.live.records import RUN_RECORD, read_run_record
 from autoslo.results import References, RunSource, per_run, target_coverage
-from autoslo.runs import RUN_RECORD, read_run_record
 
 
 def _is_timestamp(text: str) -> bool:

@@ -1,4 +1,5 @@
-"""`autoslo model ...`: pretrain, fine-tune, predict with, evaluate and ask the runtime models."""
+"""`autoslo model ...`: pretrain, fine-tune, predict with, evaluate and ask the runtime models; fit a
+contention model from live runs."""
 
 from __future__ import annotations
 

@@ -138,7 +138,7 @@ def execute(
         raise typer.BadParameter("--manifest is required (or `autoslo calibrate` to calibrate)")
     from autoslo.combinations import manifest_combinations
     from autoslo.config import ExecutionManifest, load_model
-    from autoslo.execute import SimulatorOutcome, simulate_all
+    from autoslo.sim.folders import SimulatorOutcome, simulate_all
 
     parsed = load_model(manifest, ExecutionManifest)
     combinations = manifest_combinations(parsed, tree, source=display_path(manifest))

@@ -57,7 +57,7 @@ def workload_slice(
     name: Annotated[str | None, typer.Option(help="Name of the new workload.")] = None,
 ) -> None:
     """Keep the queries arriving in a time window; the window's start becomes the start."""
-    from autoslo.workload.ops import slice_window
+    from autoslo.workload.operations import slice_window
     from autoslo.workload.outputs import write_workload
 
     queries, meta = slice_window(_load(workload), _parse_time(from_, "--from"),
@@ -74,7 +74,7 @@ def workload_rescale(
     name: Annotated[str | None, typer.Option(help="Name of the new workload.")] = None,
 ) -> None:
     """Rescale time: arrival offsets times a factor (runtimes unchanged)."""
-    from autoslo.workload.ops import rescale_time
+    from autoslo.workload.operations import rescale_time
     from autoslo.workload.outputs import write_workload
 
     queries, meta = rescale_time(_load(workload), factor, name)
@@ -90,7 +90,7 @@ def workload_scale(
     name: Annotated[str | None, typer.Option(help="Name of the new workload.")] = None,
 ) -> None:
     """Scale the arrival rate, keeping its shape over time."""
-    from autoslo.workload.ops import scale_rate
+    from autoslo.workload.operations import scale_rate
     from autoslo.workload.outputs import write_workload
 
     queries, meta = scale_rate(_load(workload), factor, seed, name)
@@ -104,7 +104,7 @@ def workload_merge(
     name: Annotated[str, typer.Option(help="Name of the merged workload.")],
 ) -> None:
     """Merge workloads onto one clock (the earliest start)."""
-    from autoslo.workload.ops import merge
+    from autoslo.workload.operations import merge
     from autoslo.workload.outputs import write_workload
 
     queries, meta = merge([_load(w) for w in workloads], name)
