@@ -14,6 +14,10 @@ the same way in both. State is passed as small arrays indexed by cluster.
   before asking for another.
 - Teardown: `teardown_at` says when an idle removable cluster goes: idle for `idle_teardown_s`
   and alive for at least `min_lifetime_s`.
+
+The names of the pool's state machine live here too, so the engine and the live controller
+(`autoslo.live.controller`) speak the same language: a cluster's state and origin, a query's
+status code, and the event kinds in the order they are handled at equal times.
 """
 
 from __future__ import annotations
@@ -27,6 +31,32 @@ LEAST_LOADED = 1
 PREDICTED_LATENCY = 2
 ROUTERS = {"round_robin": ROUND_ROBIN, "least_loaded": LEAST_LOADED,
            "predicted_latency": PREDICTED_LATENCY}
+
+# A cluster's state (0 = a slot not in use yet).
+PENDING = 1     # requested, not ready: takes no queries
+ACTIVE = 2      # ready: the router may send it queries
+DRAINING = 3    # a scheduled cluster past its lifetime: finishes its queue, takes no new queries
+REMOVED = 4
+# Where a cluster came from (the order of the cluster table's origin names).
+ORIGIN_INITIAL = 0
+ORIGIN_AUTOSCALER = 1
+ORIGIN_SCHEDULED = 2
+ORIGIN_BURST = 3  # a concurrency-scaling cluster of a provisioned one
+# A query's status code (the order of the result table's status names: ok, timeout, failed, aborted).
+STATUS_OK = 0
+STATUS_TIMEOUT = 1
+STATUS_FAILED = 2
+STATUS_ABORTED = 3
+# Event kinds, in the order they are handled at equal times (then lower cluster index first).
+COMPLETION = 0  # a query ends (or times out) and frees its slot
+READY = 1       # a requested cluster is ready
+DRAIN = 2       # a scheduled cluster's lifetime is over
+TEARDOWN = 3    # an idle removable cluster goes
+WARMED = 4      # a cluster's warm-up is over (simulated contention only; a real one warms itself)
+SCHEDULED = 5   # a scheduled spin-up requests its cluster
+AUTOSCALER = 6  # the reactive autoscaler's trigger fires
+ARRIVAL = 7     # a query arrives and is routed
+NO_EVENT = -1
 
 
 @njit(cache=True, inline="always")

@@ -5,7 +5,7 @@ Two engines with identical semantics (see `autoslo.sim` for the model):
 - `fifo_queues`: the fast path for pools whose queues are independent (no contention, a fixed
   pool, routing that does not look at the state): each (cluster, queue) is a FIFO multi-server
   queue, so a query starts at max(arrival, earliest free slot).
-- `event_loop`: the general engine, a discrete-event loop over named events (below), with
+- `event_loop`: the general engine, a discrete-event loop over the named event kinds of `autoslo.policies`, with
   contention per cluster (`autoslo.perf.contention`), state-dependent routing and a pool that
   changes.
 
@@ -20,7 +20,25 @@ from numba import njit
 
 from autoslo.perf.contention._law import share_rate, slowdown_of
 from autoslo.policies import (
+    ACTIVE,
+    ARRIVAL,
+    AUTOSCALER,
+    COMPLETION,
+    DRAIN,
+    DRAINING,
+    NO_EVENT,
+    ORIGIN_AUTOSCALER,
+    ORIGIN_BURST,
+    ORIGIN_INITIAL,
+    ORIGIN_SCHEDULED,
+    PENDING,
     PREDICTED_LATENCY,
+    READY,
+    REMOVED,
+    SCHEDULED,
+    STATUS_TIMEOUT,
+    TEARDOWN,
+    WARMED,
     may_add_cluster,
     predicted_finish_s,
     queue_depth_trigger_at,
@@ -29,29 +47,6 @@ from autoslo.policies import (
 )
 
 INF = np.inf
-STATUS_OK = 0
-STATUS_TIMEOUT = 1
-
-# event kinds, in their order at equal times
-COMPLETION = 0   # a running query finishes or times out
-READY = 1        # a requested cluster is ready
-DRAIN = 2        # a scheduled cluster's lifetime is over: no new queries, removed once empty
-TEARDOWN = 3     # an idle removable cluster is removed
-WARMED = 4       # a cluster's warm-up is over: it runs at its full capacity
-SPIN_UP = 5      # a scheduled spin-up requests its cluster
-AUTOSCALE = 6    # the reactive autoscaler requests a cluster
-ARRIVAL = 7      # a query arrives and is routed
-NO_EVENT = -1
-
-# cluster states and origins
-PENDING = 1
-ACTIVE = 2
-DRAINING = 3
-REMOVED = 4
-ORIGIN_INITIAL = 0
-ORIGIN_AUTOSCALER = 1
-ORIGIN_SCHEDULED = 2
-ORIGIN_BURST = 3
 
 
 @njit(cache=True, nogil=True)
@@ -292,10 +287,10 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
             kind = pool_kind
         if si < sched_t.shape[0] and sched_t[si] < best_t:
             best_t = sched_t[si]
-            kind = SPIN_UP
+            kind = SCHEDULED
         if as_on and as_fire < best_t:
             best_t = as_fire
-            kind = AUTOSCALE
+            kind = AUTOSCALER
         if i < n and arrival[i] < best_t:
             best_t = arrival[i]
             kind = ARRIVAL
@@ -529,8 +524,8 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
             remove_now = busy == 0
         elif kind == TEARDOWN:
             remove_now = True
-        elif kind == SPIN_UP or kind == AUTOSCALE:  # noqa: SIM109 request a cluster
-            if kind == SPIN_UP:
+        elif kind == SCHEDULED or kind == AUTOSCALER:  # noqa: SIM109 request a cluster
+            if kind == SCHEDULED:
                 s = sched_spec[si]
                 life = sched_life[si]
                 si += 1
@@ -548,7 +543,7 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
                 c = n_clusters
                 n_clusters += 1
                 _open_cluster(c, s, PENDING,
-                              ORIGIN_SCHEDULED if kind == SPIN_UP else ORIGIN_AUTOSCALER, -1, t,
+                              ORIGIN_SCHEDULED if kind == SCHEDULED else ORIGIN_AUTOSCALER, -1, t,
                               t + spin_up_delay, qmax, n, c_spec, c_state, c_origin, c_parent,
                               c_requested, c_ready, q_free, q_slots, q_burst, spec_qoff)
                 c_life[c] = life

@@ -26,10 +26,10 @@ from autoslo.live.redshift import (
     wlm_json,
 )
 from autoslo.live.target import Endpoint
+from tests.live.redshift_proxy import RedshiftProxy
 from tests.pg import LocalPostgres
-from tests.redshift_proxy import RedshiftProxy
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PROVISIONED = ProvisionedCluster.model_validate({
     "kind": "provisioned", "node_type": "ra3.xlplus", "nodes": 2,
     "max_concurrency_scaling_clusters": 2,

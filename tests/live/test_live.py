@@ -27,7 +27,7 @@ from autoslo.runs import read_run_index
 from autoslo.workload import save_workload
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
