@@ -22,8 +22,8 @@ from autoslo.config import WorkloadMeta
 from autoslo.config.workload import WorkloadSource
 from autoslo.datatree import DataTree
 from autoslo.live.postgres import PostgresDriver, free_port
+from autoslo.live.records import read_run_index
 from autoslo.live.target import Endpoint, TargetError
-from autoslo.runs import read_run_index
 from autoslo.workload import save_workload
 
 pytestmark = pytest.mark.slow
