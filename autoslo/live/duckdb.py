@@ -115,6 +115,51 @@ def live_home() -> Path:
     return home() / "duckdb"
 
 
+class _Instance:
+    """One cluster's DuckDB instance and its open connections, so stopping it can interrupt them
+    (closing an instance waits for the queries still running on it)."""
+
+    def __init__(self, instance: Any, name: str) -> None:
+        self.instance = instance
+        self.name = name
+        self._connections: set[Any] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def connect(self) -> Any:
+        import duckdb
+
+        with self._lock:
+            if self._closed:
+                raise TargetError(f"DuckDB cluster {self.name} was stopped")
+            try:
+                connection = self.instance.cursor()
+                connection.execute("USE tpch")
+            except duckdb.Error as exc:
+                raise TargetError(f"cannot connect to DuckDB cluster {self.name} "
+                                  f"({str(exc).splitlines()[0]})") from None
+            self._connections.add(connection)
+        return connection
+
+    def forget(self, connection: Any) -> None:
+        with self._lock:
+            self._connections.discard(connection)
+
+    def close(self) -> None:
+        """Interrupt what runs, close every connection, then the instance (idempotent)."""
+        with self._lock:
+            self._closed = True
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            with contextlib.suppress(Exception):
+                connection.interrupt()
+        for connection in connections:
+            with contextlib.suppress(Exception):
+                connection.close()
+        with contextlib.suppress(Exception):
+            self.instance.close()
+
+
 class DuckdbProvisioner:
     """Opens one DuckDB instance per cluster on the shared read-only database; holds the run lock."""
 
@@ -150,14 +195,13 @@ class DuckdbProvisioner:
             raise TargetError(f"DuckDB cluster {name} on {self.database} did not open: "
                               f"{str(exc).splitlines()[0]}") from None
         return Endpoint(name=name, host="in-process", port=0, database=str(self.database),
-                        user="", handle={"instance": instance, "folder": str(spill),
+                        user="", handle={"instance": _Instance(instance, name), "folder": str(spill),
                                          "memory_mb": memory_mb, "threads": threads})
 
     def stop(self, endpoint: Endpoint) -> None:
         instance = endpoint.handle.get("instance")
         if instance is not None:
-            with contextlib.suppress(Exception):  # closing twice is harmless
-                instance.close()
+            instance.close()
         shutil.rmtree(endpoint.handle.get("folder", ""), ignore_errors=True)
 
     def close(self) -> None:
@@ -217,18 +261,15 @@ class DuckdbDriver:
     enforces_wlm = False
     batch_rows = 10_000
 
-    def connect(self, endpoint: Endpoint) -> Any:
-        import duckdb
+    def __init__(self) -> None:
+        self._owner: dict[int, _Instance] = {}
 
+    def connect(self, endpoint: Endpoint) -> Any:
         instance = endpoint.handle.get("instance")
         if instance is None:
             raise TargetError(f"DuckDB cluster {endpoint.name} has no open instance")
-        try:
-            connection = instance.cursor()
-            connection.execute("USE tpch")
-        except duckdb.Error as exc:
-            raise TargetError(f"cannot connect to DuckDB cluster {endpoint.name} "
-                              f"({str(exc).splitlines()[0]})") from None
+        connection = instance.connect()
+        self._owner[id(connection)] = instance
         return connection
 
     def run(self, connection: Any, sql: str, *, tag: str, timeout_s: float | None) -> QueryOutcome:
@@ -254,5 +295,8 @@ class DuckdbDriver:
                 deadline.end()
 
     def close(self, connection: Any) -> None:
+        owner = self._owner.pop(id(connection), None)
+        if owner is not None:
+            owner.forget(connection)
         with contextlib.suppress(Exception):  # a closed instance's cursor may fail to close
             connection.close()

@@ -172,3 +172,30 @@ def test_node_type_without_a_memory_figure_is_refused(data_dir: Path, cli, live_
     assert result.code == 2
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and "rg.xlarge" in lines[0], result.err
+
+
+def test_stopping_a_cluster_interrupts_its_running_queries(tmp_path: Path) -> None:
+    from autoslo.live.duckdb import DuckdbDriver, DuckdbProvisioner, prepare_database
+    from autoslo.live.target import TargetError
+
+    database = prepare_database(0.01, DataTree(tmp_path / "data"))
+    provisioner = DuckdbProvisioner(database, "20260101T000000000Z", home=tmp_path / "live")
+    endpoint = provisioner.start(ServerlessCluster(kind="serverless", rpu=8), "c0")
+    driver = DuckdbDriver()
+    outcomes: list[str] = []
+
+    def busy() -> None:
+        connection = driver.connect(endpoint)
+        outcomes.append(driver.run(connection, BUSY_SQL.format(n=10**11), tag="t", timeout_s=None).status)
+
+    worker = threading.Thread(target=busy, daemon=True)
+    worker.start()
+    time.sleep(0.5)
+    began = time.monotonic()
+    provisioner.stop(endpoint)  # closing an instance with a query running would wait for it
+    worker.join(10)
+    assert time.monotonic() - began < 5 and outcomes == ["failed"]
+    with pytest.raises(TargetError, match="was stopped"):
+        driver.connect(endpoint)
+    assert not (tmp_path / "live" / "20260101T000000000Z" / "c0").exists()
+    provisioner.close()
