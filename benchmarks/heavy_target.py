@@ -115,7 +115,7 @@ def measure(target: str, args: argparse.Namespace, tree: DataTree, out: Path) ->
     if args.max_concurrency:
         cluster["max_concurrency"] = args.max_concurrency
     config = write_config(tree, target, cluster)
-    began = time.perf_counter()
+    began, load_at_start = time.perf_counter(), os.getloadavg()
     print(f"[{target}] calibrating {len(mix)} templates at scale factor {scale:g} "
           f"({args.repeats} repeats after a warm-up) ...", flush=True)
     model = run_calibration(config, "tpch", tree, sizes=[args.rpu], repeats=args.repeats,
@@ -150,7 +150,9 @@ def measure(target: str, args: argparse.Namespace, tree: DataTree, out: Path) ->
                "grid": {c: round(v["median_abs_log"], 4) for c, v in grid.items()},
                "live_latency_p50_s": float(live_queries["latency_s"].median()),
                "live_wall_s": live.summary["wall_s"], "total_s": round(time.perf_counter() - began, 1),
-               "live_run": str(live.folder)}
+               "live_run": str(live.folder),
+               "load_average": {"start": [round(x, 2) for x in load_at_start],
+                                "end": [round(x, 2) for x in os.getloadavg()]}}
     keep = out / target
     keep.mkdir(parents=True, exist_ok=True)
     shutil.copy(folder / "queries.parquet", keep / "workload.parquet")
