@@ -90,12 +90,12 @@ class TuningManifest(StrictModel):
 class LiveSettings(StrictModel):
     """How `execute --live` runs: the target, where SQL comes from, and cost guardrails."""
 
-    target: Literal["postgres", "redshift"] = "postgres"
+    target: Literal["postgres", "duckdb", "redshift"] = "postgres"
     suite: str | None = Field(
         default=None, description="template suite whose SQL the queries run (default: the "
                                   "workload's own `sql` column, else the suite it was generated from)")
     scale_factor: Annotated[float, Field(strict=True)] = Field(
-        default=0.01, description="postgres: TPC-H scale factor loaded into every local cluster")
+        default=0.01, description="postgres, duckdb: TPC-H scale factor of every local cluster")
     max_cost_usd: float | None = Field(
         default=None, description="redshift: abort before starting when the estimate is higher")
     region: str | None = Field(default=None, description="redshift: AWS region (default: env)")

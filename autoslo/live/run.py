@@ -74,6 +74,12 @@ def open_target(settings: LiveSettings, tree: DataTree, run_tag: str) -> tuple[P
         cleanup_orphans()
         template = prepare_template(settings.scale_factor, tree)
         return LocalPostgresProvisioner(template, run_tag), PostgresDriver()
+    if settings.target == "duckdb":
+        from autoslo.live import duckdb
+
+        duckdb.cleanup_orphans()
+        database = duckdb.prepare_database(settings.scale_factor, tree)
+        return duckdb.DuckdbProvisioner(database, run_tag), duckdb.DuckdbDriver()
     from autoslo.live.redshift import open_redshift_target
 
     return open_redshift_target(settings, run_tag)
@@ -111,7 +117,7 @@ def execute_live(combination: Combination, settings: LiveSettings, tree: DataTre
         provisioner.check(prepared.specs)
         replay = Replay(prepared, sql.__getitem__, workload.queries["query_id"].to_numpy(),
                         provisioner, driver, run_tag=stamp,
-                        emulate_spin_up_delay=settings.target == "postgres", stop=stop,
+                        emulate_spin_up_delay=settings.target != "redshift", stop=stop,
                         progress=progress)
         result = replay.run()
         status = "complete" if result.complete else "incomplete"
