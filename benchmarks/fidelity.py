@@ -9,6 +9,9 @@ Cases:
   redshift-serverless  the real 16-RPU workgroup log under data/redshift-serverless (149 queries)
   postgres-light       calibrate TPC-H on a local PostgreSQL cluster, replay a Poisson workload at
                        high load live on one cluster with a concurrency cap (skipped by --no-live)
+  duckdb-heavy         calibrate and replay TPC-H SF 1 on the duckdb target (8 RPU = 256 MB, one
+                       thread) at offered load 0.95 (benchmarks/heavy_target.py; --heavy-from reads
+                       a saved one)
 Then the engine's queries/s with the fitted law on the sls-ps-ll case of benchmarks/simulator.py,
 against processor sharing on the same case. Local clusters share this machine's two cores with
 everything else that runs, so the load average is printed at the start and the end.
@@ -30,6 +33,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 from autoslo.combinations import resolve_combination  # noqa: E402
 from autoslo.config import ExecutionConfig, PriceTable, WorkloadMeta, load_model  # noqa: E402
@@ -166,6 +170,43 @@ def postgres_case(args: argparse.Namespace) -> tuple[Workload, np.ndarray, Execu
     return workload, measured, config
 
 
+def saved_case(folder: Path) -> tuple[Workload, np.ndarray, ExecutionConfig]:
+    """A replay saved by benchmarks/heavy_target.py: workload.parquet (with the calibrated isolated
+    runtime_s), the live queries.parquet and figures.yml (the cluster's size and cap)."""
+    frame = pl.read_parquet(folder / "workload.parquet").sort("arrival_s", "query_id")
+    live = pl.read_parquet(folder / "queries.parquet")
+    figures = yaml.safe_load((folder / "figures.yml").read_text())
+    workload = Workload(id=folder.name, queries=frame.select(
+        "query_id", "arrival_s", "template_id", "runtime_s"))
+    ok = live.filter(pl.col("status") == "ok").select("query_id", "end_s")
+    joined = frame.select("query_id", "arrival_s").join(ok, on="query_id", how="left")
+    measured = (joined["end_s"] - joined["arrival_s"]).fill_null(float("nan")).to_numpy()
+    cluster = {"kind": "serverless", "rpu": int(figures["rpu"])}
+    if figures.get("max_concurrency"):
+        cluster["max_concurrency"] = int(figures["max_concurrency"])
+    config = ExecutionConfig.model_validate({
+        "pool": {"clusters": [cluster]}, "prices": PRICES,
+        "contention": {"model": "processor_sharing", "capacity": 1.0}})
+    return workload, measured, config
+
+
+def heavy_case(args: argparse.Namespace) -> tuple[Workload, np.ndarray, ExecutionConfig]:
+    """Calibrate and replay on the duckdb target (benchmarks/heavy_target.py), then read it back."""
+    if args.heavy_from is not None:
+        return saved_case(args.heavy_from)
+    import heavy_target
+
+    out = Path(tempfile.mkdtemp(prefix="autoslo-heavy-"))
+    settings = argparse.Namespace(
+        scale_factor=args.heavy_scale_factor, rpu=8, max_concurrency=None, mix="heavy",
+        queries=args.heavy_queries, load=0.95, repeats=3, seed=args.seed,
+        postgres_scale_factor=None, postgres_mix="fidelity")
+    heavy_target.measure("duckdb", settings, heavy_target.data_tree(out), out)
+    case = saved_case(out / "duckdb")
+    shutil.rmtree(out, ignore_errors=True)
+    return case
+
+
 def engine_rates(law: SharingLaw, n: int) -> str:
     """Event-engine queries/s on the sls-ps-ll case: processor sharing (c=4) vs the fitted law."""
     from benchmarks.simulator import SERVERLESS, workload
@@ -203,16 +244,25 @@ def main() -> None:
     parser.add_argument("--load", type=float, default=0.9,
                         help="arrival rate as a share of the calibrated service rate")
     parser.add_argument("--trials", type=int, default=300)
+    parser.add_argument("--no-heavy", action="store_true", help="skip the duckdb case")
+    parser.add_argument("--heavy-from", type=Path, default=None,
+                        help="read the duckdb case from a benchmarks/heavy_target.py output folder "
+                             "instead of calibrating and replaying it now")
+    parser.add_argument("--heavy-scale-factor", type=float, default=1.0)
+    parser.add_argument("--heavy-queries", type=int, default=300)
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
     if args.smoke:
         args.scale_factor, args.queries, args.trials = 0.01, 80, 40
+        args.heavy_scale_factor, args.heavy_queries = 0.01, 60
     import os
 
     print(f"load average at start: {os.getloadavg()}", flush=True)
     cases = [("redshift-serverless", redshift_case)]
     if not args.no_live:
         cases.append(("postgres-light", lambda: postgres_case(args)))
+    if not args.no_heavy and (not args.no_live or args.heavy_from is not None):
+        cases.append(("duckdb-heavy", lambda: heavy_case(args)))
     rows = []
     fitted_law = None
     for name, build in cases:
