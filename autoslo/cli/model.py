@@ -3,6 +3,7 @@ contention model from live runs."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,6 +13,14 @@ from autoslo.cli.app import app, command_line, sub_app
 
 if TYPE_CHECKING:
     from autoslo.datatree import DataTree
+
+
+class MemoryOption(StrEnum):
+    """How `model fit-contention` models memory (see autoslo.perf.contention)."""
+
+    none = "none"
+    admission = "admission"
+    spill = "spill"
 
 model_app = sub_app("Pretrain, fine-tune, evaluate and query runtime models (Bellamy-style, Ernest).")
 app.add_typer(model_app, name="model")
@@ -104,8 +113,9 @@ def model_fit_contention(
         "--param", help="NAME=VALUE for the config's placeholders.")] = None,
     trials: Annotated[int, typer.Option(min=10, help="Search trials (TPE, then Nelder-Mead).")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the search and the bootstrap.")] = 0,
-    memory: Annotated[bool, typer.Option(
-        help="Also fit memory admission (queries wait inside the cluster).")] = False,
+    memory: Annotated[MemoryOption, typer.Option(
+        help="Also fit memory: admission (queries wait inside the cluster until their memory "
+             "fits) or spill (a cluster over its memory runs slower).")] = MemoryOption.none,
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap refits for the spread.")] = 20,
     fit_fraction: Annotated[float, typer.Option(
         help="Fit on this first share of the queries by arrival (the rest held out).")] = 1.0,
@@ -116,7 +126,7 @@ def model_fit_contention(
     from autoslo.sim.fit import fit_from_files, law_summary
 
     report = fit_from_files(ctx.obj, workload, results, config, out, params=parse_params(param or []),
-                            trials=trials, seed=seed, memory=memory, bootstrap=bootstrap,
+                            trials=trials, seed=seed, memory=memory.value, bootstrap=bootstrap,
                             fit_fraction=fit_fraction, say=typer.echo)
     fit = report.model.fit
     typer.echo(f"fitted: {law_summary(report.model.law)}; median |log error| "

@@ -203,8 +203,10 @@ class SharingLaw(StrictModel):
     A running query of isolated runtime r gets a share of the cluster in proportion to its
     weight r ** weight_exponent (0: equal shares); beyond `capacity` running queries the
     throughput bends by `slowdown_exponent` (1: processor sharing); for `warmup_s` after a cluster
-    is ready it runs at `cold_fraction` of its capacity; with a `memory_budget` a query of memory
-    demand r ** memory_exponent waits inside the cluster until the running queries leave it room.
+    is ready it runs at `cold_fraction` of its capacity; with a `memory_budget` each query takes
+    r ** memory_exponent of it: with `memory_admission` a query waits inside the cluster until the
+    running queries leave it room, and with `spill_exponent` > 0 a cluster whose running queries
+    take more than the budget runs slower by (budget / taken) ** spill_exponent (spilling).
     """
 
     capacity: Annotated[float, AfterValidator(positive)]
@@ -214,6 +216,8 @@ class SharingLaw(StrictModel):
     warmup_s: Seconds = 0.0
     memory_exponent: Annotated[float, AfterValidator(between(-3, 3))] = 0.0
     memory_budget: Annotated[float, AfterValidator(positive)] | None = None
+    memory_admission: bool = True
+    spill_exponent: Annotated[float, AfterValidator(between(0, 10))] = 0.0
 
 
 class WeightedSharing(SharingLaw):

@@ -5,9 +5,9 @@ Two engines with identical semantics (see `autoslo.sim` for the model):
 - `fifo_queues`: the fast path for pools whose queues are independent (no contention, a fixed
   pool, routing that does not look at the state): each (cluster, queue) is a FIFO multi-server
   queue, so a query starts at max(arrival, earliest free slot).
-- `event_loop`: the general engine, a discrete-event loop over the named event kinds of `autoslo.policies`, with
-  contention per cluster (`autoslo.perf.contention`), state-dependent routing and a pool that
-  changes.
+- `event_loop`: the general engine, a discrete-event loop over the named event kinds of
+  `autoslo.policies`, with contention per cluster (`autoslo.perf.contention`), state-dependent
+  routing and a pool that changes.
 
 Ties are broken by (time, event kind, sequence): the event kinds in the order of their numbers,
 lower cluster index first, then the earlier-started query.
@@ -47,6 +47,15 @@ from autoslo.policies import (
 )
 
 INF = np.inf
+# the contention law's parameters, as the engine's `law` array holds them
+LAW_CAPACITY = 0
+LAW_SLOWDOWN_EXPONENT = 1
+LAW_COLD_FRACTION = 2
+LAW_WARMUP_S = 3
+LAW_MEMORY_BUDGET = 4
+LAW_ADMISSION = 5
+LAW_SPILL_EXPONENT = 6
+LAW_SIZE = 7
 
 
 @njit(cache=True, nogil=True)
@@ -135,17 +144,19 @@ def _next_pool_event(live, n_live, c_state, c_ready, c_drain, c_teardown, c_warm
 
 @njit(cache=True, nogil=True)
 def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_burst, spec_burst,
-               qmap, capacity, weight, slowdown_exponent, cold_fraction, warmup_s, memory,
-               memory_budget, initial_specs, router, max_clusters, spin_up_delay, sched_t,
-               sched_spec, sched_life, as_on, as_spec, as_threshold, as_window, as_min_life,
-               as_idle):  # pragma: no cover - compiled
+               qmap, law, weight, memory, initial_specs, router, max_clusters, spin_up_delay,
+               sched_t, sched_spec, sched_life, as_on, as_spec, as_threshold, as_window,
+               as_min_life, as_idle):  # pragma: no cover - compiled
     """The general engine: contention, state-dependent routing and a pool that changes.
 
-    Contention (`autoslo.perf.contention`): `capacity` (inf = none), per-query share weights
-    `weight[n, shapes]` (empty = all 1), the slowdown exponent, a warm-up (`cold_fraction` of the
-    capacity for `warmup_s` after a cluster is ready) and memory admission (`memory[n, shapes]`
-    against `memory_budget` per cluster; empty = off). Returns per-query (start, end, status,
-    cluster, queue) and per-cluster (spec, origin, requested, ready, removed, parent).
+    Contention (`autoslo.perf.contention`), from the `law` array (indices `LAW_*`): the capacity
+    (inf = none), per-query share weights `weight[n, shapes]` (empty = all 1), the slowdown
+    exponent, a warm-up (the cold fraction of the capacity for the warm-up seconds after a cluster
+    is ready) and memory (`memory[n, shapes]` against the budget per cluster; empty = off): with
+    admission a query waits until its memory fits, and with a spill exponent > 0 a cluster whose
+    running queries take more than the budget runs slower by (budget / taken) ** exponent.
+    Returns per-query (start, end, status, cluster, queue) and per-cluster (spec, origin,
+    requested, ready, removed, parent).
 
     Each cluster keeps a virtual time `vtime` that advances at the common share rate phi; a query
     of weight w started at virtual time v with isolated runtime r finishes when vtime reaches its
@@ -154,9 +165,18 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
     """
     n = arrival.shape[0]
     n_specs = spec_shape.shape[0]
+    capacity = law[LAW_CAPACITY]
+    slowdown_exponent = law[LAW_SLOWDOWN_EXPONENT]
+    cold_fraction = law[LAW_COLD_FRACTION]
+    warmup_s = law[LAW_WARMUP_S]
+    memory_budget = law[LAW_MEMORY_BUDGET]
+    admission = law[LAW_ADMISSION] != 0.0
+    spill_exponent = law[LAW_SPILL_EXPONENT]
     contended = capacity < INF
     weighted = weight.shape[0] > 0
     memory_on = memory.shape[0] > 0
+    admitting = memory_on and admission
+    spilling = memory_on and spill_exponent > 0.0
     qmax = 1
     spec_slots = np.zeros(n_specs)
     for s in range(n_specs):
@@ -332,6 +352,10 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
                                 slowdown = slowdown_of(w, nrun[k] + 1, c_wsum[k] + w,
                                                        max(c_wmax[k], w), c_capacity[k],
                                                        slowdown_exponent)
+                                if spilling:
+                                    taken = c_mem[k] + memory[j, spec_shape[s]]
+                                    if taken > memory_budget:
+                                        slowdown *= (taken / memory_budget) ** spill_exponent
                             predicted[k] = predicted_finish_s(
                                 slot_free, ahead, min(q_slots[spec_qoff[s] + q], n),
                                 runtime[j, spec_shape[s]], slowdown)
@@ -351,7 +375,7 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
                             row = b * qmax + q
                             break
                 cluster[j] = c
-                fits = not memory_on or nrun[c] == 0 or (
+                fits = not admitting or nrun[c] == 0 or (
                     c_mem[c] + memory[j, spec_shape[s]] <= memory_budget)
                 if q_free[row] > 0 and q_head[row] < 0 and fits:
                     q_free[row] -= 1
@@ -416,7 +440,7 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
             changed = kind != ARRIVAL or arrived >= 0
             q_first = queue[next_j[c]] if kind == COMPLETION else 0
             q_last = q_first + 1
-            if memory_on or kind == WARMED:
+            if admitting or kind == WARMED:
                 q_first = 0
                 q_last = spec_qoff[c_spec[c] + 1] - spec_qoff[c_spec[c]]
             if kind == ARRIVAL:
@@ -433,7 +457,7 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
                         h = q_head[row]
                         if h < 0 or q_free[c * qmax + q] == 0:
                             break
-                        if memory_on and nrun[c] > 0 and (
+                        if admitting and nrun[c] > 0 and (
                                 c_mem[c] + memory[h, sh] > memory_budget):
                             break
                         q_head[row] = nxt[h]
@@ -475,6 +499,8 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
                     if contended:
                         rate = share_rate(nrun[c], c_wsum[c], c_wmax[c], c_capacity[c],
                                           slowdown_exponent)
+                        if spilling and c_mem[c] > memory_budget:
+                            rate *= (memory_budget / c_mem[c]) ** spill_exponent
                     c_rate[c] = rate
                     jj = run_head[c]
                     while jj >= 0:

@@ -19,6 +19,7 @@ from autoslo.errors import NotBuiltError
 from autoslo.perf import LatencyModel, Shape, isolated_runtimes
 from autoslo.perf.contention._law import slowdown_of
 from autoslo.policies import ROUTERS
+from autoslo.sim import _engine as e
 from autoslo.workload import Workload
 
 UNLIMITED_SLOTS = np.iinfo(np.int64).max
@@ -49,6 +50,8 @@ class Prepared:
     warmup_s: float
     memory: np.ndarray           # float64[n, n_shapes]: memory demand; empty = no admission
     memory_budget: float
+    admission: bool              # queries wait until their memory fits
+    spill_exponent: float        # slowdown when running queries take more memory than the budget
     initial_specs: np.ndarray    # int64[k]
     router: int
     max_clusters: int
@@ -72,15 +75,31 @@ class Prepared:
         weights = [1.0] * len(running) if self.weight.shape[0] == 0 else [
             float(self.weight[x, shape]) for x in running]
         w = 1.0 if self.weight.shape[0] == 0 else float(self.weight[j, shape])
-        return float(slowdown_of(w, len(running) + 1, sum(weights) + w, max([w, *weights]),
-                                 self.capacity, self.slowdown_exponent))
+        slowdown = float(slowdown_of(w, len(running) + 1, sum(weights) + w, max([w, *weights]),
+                                     self.capacity, self.slowdown_exponent))
+        if self.memory.shape[0] and self.spill_exponent > 0:
+            taken = float(sum(self.memory[x, shape] for x in running) + self.memory[j, shape])
+            if taken > self.memory_budget:
+                slowdown *= (taken / self.memory_budget) ** self.spill_exponent
+        return slowdown
+
+    def law_array(self) -> np.ndarray:
+        """The contention law as the engine reads it (`_engine.LAW_*` indices)."""
+        law = np.empty(e.LAW_SIZE)
+        law[e.LAW_CAPACITY] = self.capacity
+        law[e.LAW_SLOWDOWN_EXPONENT] = self.slowdown_exponent
+        law[e.LAW_COLD_FRACTION] = self.cold_fraction
+        law[e.LAW_WARMUP_S] = self.warmup_s
+        law[e.LAW_MEMORY_BUDGET] = self.memory_budget
+        law[e.LAW_ADMISSION] = 1.0 if self.admission else 0.0
+        law[e.LAW_SPILL_EXPONENT] = self.spill_exponent
+        return law
 
     def engine_args(self) -> tuple:
         """The positional arguments of `_engine.event_loop`."""
         return (self.arrival, self.runtime, self.spec_shape, self.spec_qoff, self.q_slots,
-                self.q_timeout, self.q_burst, self.spec_burst, self.qmap, self.capacity,
-                self.weight, self.slowdown_exponent, self.cold_fraction, self.warmup_s,
-                self.memory, self.memory_budget, self.initial_specs, self.router,
+                self.q_timeout, self.q_burst, self.spec_burst, self.qmap, self.law_array(),
+                self.weight, self.memory, self.initial_specs, self.router,
                 self.max_clusters, self.spin_up_delay_s, self.sched_t, self.sched_spec,
                 self.sched_life, self.autoscaler_on, self.autoscaler_spec,
                 self.autoscaler_threshold, self.autoscaler_window_s,
@@ -220,6 +239,8 @@ def prepare(workload: Workload, config: ExecutionConfig, model: LatencyModel | N
         warmup_s=0.0 if law is None else float(law.warmup_s), memory=memory,
         memory_budget=float("inf") if law is None or law.memory_budget is None
         else float(law.memory_budget),
+        admission=law is not None and law.memory_admission,
+        spill_exponent=0.0 if law is None else float(law.spill_exponent),
         initial_specs=np.arange(k, dtype=np.int64),
         router=ROUTERS[config.router.policy], max_clusters=config.pool.max_clusters,
         spin_up_delay_s=float(config.pool.spin_up_delay_s),

@@ -32,6 +32,7 @@ from autoslo.sim import _engine
 from autoslo.sim._prepare import Prepared, prepare
 from autoslo.workload import Workload
 
+MemoryMode = Literal["none", "admission", "spill"]  # how the fit models memory, if at all
 MIN_OVERLAPPING = 20  # queries that ran while another one ran: fewer determine nothing
 RESULT_COLUMNS = ("query_id", "cluster_id", "start_s", "end_s")
 
@@ -152,7 +153,8 @@ class Replayer:
             slowdown_exponent=float(law.slowdown_exponent), cold_fraction=float(law.cold_fraction),
             warmup_s=float(law.warmup_s),
             memory=runtime ** law.memory_exponent if law.memory_budget is not None else empty,
-            memory_budget=float(law.memory_budget) if law.memory_budget is not None else math.inf)
+            memory_budget=float(law.memory_budget) if law.memory_budget is not None else math.inf,
+            admission=law.memory_admission, spill_exponent=float(law.spill_exponent))
         end = _engine.event_loop(*prepared.engine_args())[1]
         return end - p.arrival
 
@@ -167,19 +169,21 @@ class _Space:
     """The searched parameters, mapped to and from an unbounded vector for Nelder-Mead."""
 
     horizon_s: float
-    memory: bool
+    memory: MemoryMode
 
     def bounds(self) -> dict[str, tuple[float, float, bool]]:
         space = {"capacity": (0.05, 64.0, True), "weight_exponent": (-1.0, 1.5, False),
                  "slowdown_exponent": (0.25, 4.0, True), "cold_fraction": (0.01, 1.0, True),
                  "warmup_s": (0.0, max(self.horizon_s, 1.0), False)}
-        if self.memory:
+        if self.memory != "none":
             space |= {"memory_budget": (0.1, 1e4, True), "memory_exponent": (-1.0, 1.5, False)}
+        if self.memory == "spill":
+            space |= {"spill_exponent": (0.0, 4.0, False)}
         return space
 
     def law(self, values: dict[str, float]) -> SharingLaw:
-        merged = {"capacity": 1.0, **values}
-        if not self.memory:
+        merged = {"capacity": 1.0, **values, "memory_admission": self.memory == "admission"}
+        if self.memory == "none":
             merged.pop("memory_budget", None)
             merged.pop("memory_exponent", None)
         return SharingLaw.model_validate(merged)
@@ -204,7 +208,7 @@ class _Space:
 
 
 def fit_contention(data: FitData, config: ExecutionConfig, *, model: LatencyModel | None = None,
-                   trials: int = 300, seed: int = 0, memory: bool = False, bootstrap: int = 20,
+                   trials: int = 300, seed: int = 0, memory: MemoryMode = "none", bootstrap: int = 20,
                    objective: Literal["mean", "median"] = "mean", say: Callable[[str], None] | None = None
                    ) -> ContentionModel:
     """Fit the sharing law to the scored queries; bootstrap its uncertainty; report the figures.
@@ -236,7 +240,7 @@ def fit_contention(data: FitData, config: ExecutionConfig, *, model: LatencyMode
                                max(20, trials // 5), seed + 1 + b, refine_only=True))
     figures = fit_figures(replayer.latency_s(law), replayer.latency_s(ps_law), data)
     fit: dict[str, Any] = {
-        "seed": seed, "trials": trials, "bootstrap": bootstrap, "memory_admission": memory,
+        "seed": seed, "trials": trials, "bootstrap": bootstrap, "memory": memory,
         "queries_scored": int(scored.sum()), "mean_abs_log_error": round(loss(law, uniform), 6),
         "processor_sharing": {"capacity": round(ps_law.capacity, 6),
                               "mean_abs_log_error": round(ps_loss, 6)},
@@ -247,7 +251,8 @@ def fit_contention(data: FitData, config: ExecutionConfig, *, model: LatencyMode
             name: {"p5": _round(np.percentile(v, 5)), "p50": _round(np.percentile(v, 50)),
                    "p95": _round(np.percentile(v, 95))}
             for name in PARAMETERS
-            if (v := [getattr(s, name) for s in samples if getattr(s, name) is not None])}
+            if (v := [getattr(s, name) for s in samples
+                      if getattr(s, name) is not None and not isinstance(getattr(s, name), bool)])}
     return ContentionModel(law=law, samples=tuple(samples), fit=fit)
 
 
@@ -339,7 +344,7 @@ class FitReport:
 
 def fit_from_files(tree: DataTree, workload_path: Path, results_paths: list[Path],
                    config_path: Path, out: Path, *, params: dict[str, Any] | None = None,
-                   trials: int = 300, seed: int = 0, memory: bool = False, bootstrap: int = 20,
+                   trials: int = 300, seed: int = 0, memory: MemoryMode = "none", bootstrap: int = 20,
                    fit_fraction: float = 1.0, say: Callable[[str], None] | None = None
                    ) -> FitReport:
     """`autoslo model fit-contention`: check every input, fit, and write the model folder."""

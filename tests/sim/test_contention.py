@@ -206,3 +206,13 @@ def test_fit_contention_bad_input(cli, data_dir: Path, tmp_path: Path, case: str
     assert done.code == 2
     assert expect in done.err and len(done.err.strip().splitlines()) == 1, done.err
     assert not (data_dir / "models" / "new-model").exists()
+
+
+def test_a_cluster_over_its_memory_spills_and_slows_down() -> None:
+    # two 1 s queries of memory 1 each, budget 1, no admission, spill exponent 1: together they
+    # take 2 of 1, so the cluster runs at half speed on top of sharing (capacity 10): each
+    # progresses at 1/2, both end at 2 (without memory at 1)
+    workload = make_workload([0, 0], [1, 1])
+    spill = {"capacity": 10, "memory_budget": 1.0, "memory_admission": False, "spill_exponent": 1}
+    assert ends(workload, **spill) == pytest.approx([2, 2], abs=1e-12)
+    assert ends(workload, capacity=10) == pytest.approx([1, 1], abs=1e-12)

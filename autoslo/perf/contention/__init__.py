@@ -24,7 +24,7 @@ from autoslo.errors import InputError
 KIND = "contention"
 FORMAT_VERSION = 1
 PARAMETERS = ("capacity", "weight_exponent", "slowdown_exponent", "cold_fraction", "warmup_s",
-              "memory_exponent", "memory_budget")
+              "memory_exponent", "memory_budget", "memory_admission", "spill_exponent")
 
 
 @dataclass(frozen=True)
