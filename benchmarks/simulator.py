@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from autoslo.config import ExecutionConfig, PriceTable, load_model  # noqa: E402
-from autoslo.sim import _engine, simulate  # noqa: E402
+from autoslo.sim import _engine, _fifo, simulate  # noqa: E402
 from autoslo.sim._prepare import prepare  # noqa: E402
 from autoslo.workload import Workload  # noqa: E402
 from benchmarks._timing import median_wall_s  # noqa: E402
@@ -85,7 +85,7 @@ def kernel_rates(w: Workload, config: ExecutionConfig, repeats: int) -> dict[str
     rates = {}
     if p.capacity == float("inf") and len(config.pool.clusters) == 1:
         cluster = np.zeros(n, np.int64)
-        rates["fifo kernel"] = n / best_of(lambda: _engine.fifo_queues(
+        rates["fifo kernel"] = n / best_of(lambda: _fifo.fifo_queues(
             p.arrival, p.runtime, cluster, p.initial_specs, p.spec_shape, p.spec_qoff,
             p.q_slots, p.q_timeout, p.qmap), repeats)
     rates["event kernel"] = n / best_of(lambda: _engine.event_loop(*p.engine_args()), repeats)

@@ -13,7 +13,7 @@ from autoslo.config.execution import ExecutionConfig, NoopAutoscaler, Serverless
 from autoslo.config.prices import PriceTable
 from autoslo.errors import InputError
 from autoslo.perf import LatencyModel
-from autoslo.sim import _engine
+from autoslo.sim import _engine, _fifo
 from autoslo.sim._prepare import Prepared, prepare
 from autoslo.sim._result import SimResult, status_names
 from autoslo.sim.billing import (
@@ -89,7 +89,7 @@ def _run(workload: Workload, config: ExecutionConfig, model: LatencyModel | None
     k = len(config.pool.clusters)
     if use_fifo:
         cluster = (np.arange(n, dtype=np.int64) % k) if k > 1 else np.zeros(n, np.int64)
-        start, end, status, queue = _engine.fifo_queues(
+        start, end, status, queue = _fifo.fifo_queues(
             prepared.arrival, prepared.runtime, cluster, prepared.initial_specs,
             prepared.spec_shape, prepared.spec_qoff, prepared.q_slots, prepared.q_timeout,
             prepared.qmap)
