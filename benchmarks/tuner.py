@@ -41,7 +41,7 @@ from autoslo.config.generator import GeneratorSpec  # noqa: E402
 from autoslo.config.workload import WorkloadMeta, WorkloadSource  # noqa: E402
 from autoslo.datatree import DataTree  # noqa: E402
 from autoslo.perf import load_latency_model  # noqa: E402
-from autoslo.tune import resolve_inputs, run_tuning  # noqa: E402
+from autoslo.tune import TuningSummary, resolve_inputs, run_tuning  # noqa: E402
 from autoslo.tune._objective import Scenario, evaluate  # noqa: E402
 from autoslo.tune._space import validate_config  # noqa: E402
 from autoslo.workload import load_workload, save_workload  # noqa: E402
@@ -123,16 +123,16 @@ PLAN = {"max_spin_ups": 1, "at_s": {"type": "float", "low": 21600, "high": 43200
 
 
 def tune(tree: DataTree, tuner: Path, overrides: dict[str, Any] | None = None,
-         config: str = "pool") -> dict[str, Any]:
+         config: str = "pool") -> TuningSummary:
     inputs = resolve_inputs(tree.root / f"execution_configs/bench/{config}.yml", tuner, {},
                             overrides or {}, tree)
     return run_tuning(inputs, tree, force=True)
 
 
-def best_train_cost(tree: DataTree, summary: dict[str, Any]) -> float:
+def best_train_cost(tree: DataTree, summary: TuningSummary) -> float:
     import polars as pl
 
-    trials = pl.read_parquet(tree.tuner_run_dir(summary["tuner_run_name"]) / "trials.parquet")
+    trials = pl.read_parquet(tree.tuner_run_dir(summary.tuner_run_name) / "trials.parquet")
     return float(trials.filter(pl.col("feasible"))["cost_usd"].min())
 
 
@@ -148,7 +148,7 @@ def optimality(tree: DataTree, seeds: int, smoke: bool) -> None:
     grid = tune(tree, tuner_yaml(tree, "grid", workload=fixed, search_space=space,
                                  spin_up_plan=plan, sampler="grid", n_trials=10_000, seed=0),
                 poor)
-    size = grid["trials"]
+    size = grid.trials
     optimum = best_train_cost(tree, grid)
     ratios = []
     for seed in range(seeds):
@@ -156,7 +156,7 @@ def optimality(tree: DataTree, seeds: int, smoke: bool) -> None:
                                     spin_up_plan=plan, n_trials=max(5, size // 10), seed=seed),
                    poor)
         ratios.append(best_train_cost(tree, run) / optimum)
-    print(f"optimality: initial config {grid['initial_validation']['cost_usd']:.4f} USD; "
+    print(f"optimality: initial config {grid.initial_validation.cost_usd:.4f} USD; "
           f"grid of {size} configs, optimum {optimum:.4f} USD; TPE with "
           f"{max(5, size // 10)} trials, {seeds} seeds: best / optimum = "
           + ", ".join(f"{r:.4f}" for r in ratios) + f"; median {statistics.median(ratios):.4f}")
@@ -196,12 +196,12 @@ class ValueCase:
                                              search_space=self.space, spin_up_plan=self.plan,
                                              n_trials=trials, seed=seed,
                                              parallelism={"workers": 2}), config=self.config)
-        folder = self.tree.tuner_run_dir(summary["tuner_run_name"]) / "scenarios"
+        folder = self.tree.tuner_run_dir(summary.tuner_run_name) / "scenarios"
         if not self.validation:
             listing = yaml.safe_load((folder / "scenarios.yml").read_text())
             self.train = [load_workload(folder / n) for n in listing["train"]]
             self.validation = [load_workload(folder / n) for n in listing["validation"]]
-        tuned = yaml.safe_load(self.tree.tuned_config(summary["tuner_run_name"]).read_text())
+        tuned = yaml.safe_load(self.tree.tuned_config(summary.tuner_run_name).read_text())
         return score_on(self.tree, tuned, self.validation)
 
     def cheapest_fixed(self, tau: float = 0.05) -> tuple[float, float, str]:
@@ -286,11 +286,11 @@ def speed(tree: DataTree, trials: int, scenarios: int) -> None:
             if count == 2:
                 continue
             queries = np.mean([load_workload(p).queries.height for p in
-                               (tree.tuner_run_dir(summary["tuner_run_name"]) / "scenarios")
+                               (tree.tuner_run_dir(summary.tuner_run_name) / "scenarios")
                                .iterdir() if p.is_dir()])
             print(f"speed: {trials} trials x {scenarios} scenarios of {queries:,.0f} queries on "
                   f"{workers} worker(s): {times[workers, count]:.1f} s "
-                  f"({summary['pruned_trials']} trials stopped early; target < 60 s: "
+                  f"({summary.pruned_trials} trials stopped early; target < 60 s: "
                   f"{'met' if times[workers, count] < 60 else 'MISSED'})")
     per_trial = {w: (times[w, trials] - times[w, 2]) / (trials - 2) for w in (2, 1)}
     print(f"  whole run, 2 workers vs 1: {times[1, trials] / times[2, trials]:.2f}x faster; "

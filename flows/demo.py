@@ -33,9 +33,9 @@ def demo() -> dict[str, Any]:
     initial, tuned = results["initial"], results["tuned"]
     saving = 1 - tuned["cost_usd"] / initial["cost_usd"]
     message = (f"plot: data/{drawn['png']} (and data/{drawn['html']}); tuned config "
-               f"data/{summary['tuned_config']} costs {tuned['cost_usd']:.4f} USD vs "
+               f"data/{summary.tuned_config} costs {tuned['cost_usd']:.4f} USD vs "
                f"{initial['cost_usd']:.4f} USD initial on the example workload: {saving:.1%} less "
-               f"(violation {summary['validation']['violation']:.2%} on the validation "
+               f"(violation {summary.validation.violation:.2%} on the validation "
                "scenarios)")
     logger.info(message)
     return {"message": message}

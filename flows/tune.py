@@ -24,14 +24,14 @@ from autoslo.orchestrate import (
     task_runner,
     user_mistakes_fail_cleanly,
 )
-from autoslo.tune import ScorerSpec, resolve_runs, run_tuning, score_batch
+from autoslo.tune import Scored, ScorerSpec, TuningSummary, resolve_runs, run_tuning, score_batch
 
 ship_by_value(__name__)
 
 
 @task(cache_policy=NO_CACHE)
 def score_trials(spec: ScorerSpec, batch: list[dict[str, Any]], prices: PriceTable,
-                 best: float) -> list[Any]:
+                 best: float) -> list[Scored]:
     """Score a chunk of trials in a Ray worker (its scenarios stay loaded between chunks)."""
     return score_batch(spec, batch, prices, best)
 
@@ -44,7 +44,7 @@ class TaskEvaluator:
         self.batch_size = workers * trials_per_task
 
     def __call__(self, batch: list[dict[str, Any]], prices: PriceTable,
-                 best: float) -> list[Any]:
+                 best: float) -> list[Scored]:
         size = -(-len(batch) // self.workers)
         chunks = [batch[i:i + size] for i in range(0, len(batch), size)]
         futures = score_trials.map(unmapped(self.spec), chunks, unmapped(prices), unmapped(best))
@@ -59,8 +59,8 @@ class TaskEvaluator:
 def tune(manifest: str | None = "manifests/tuning/example.yml",
          execution_config: str | None = None, tuner_config: str | None = None,
          params: dict[str, Any] | None = None, force: bool = False,
-         trials_per_task: int = 5) -> list[dict[str, Any]]:
-    """Tune every run the request names; returns each run's summary."""
+         trials_per_task: int = 5) -> list[TuningSummary]:
+    """Tune every run the request names; returns each run's frozen summary."""
     logger = get_run_logger()
     with flow_data_tree() as tree:
         runs = resolve_runs(
@@ -77,10 +77,10 @@ def tune(manifest: str | None = "manifests/tuning/example.yml",
             summary = run_tuning(inputs, tree, force=force, progress=logger.info,
                                  evaluator=lambda spec, w=workers: TaskEvaluator(
                                      spec, w, trials_per_task))
-            logger.info(f"{inputs.name}: cost {summary['validation']['cost_usd']:.4f} USD "
-                        f"(initial {summary['initial_validation']['cost_usd']:.4f} USD; saving "
-                        f"{summary['saving_vs_initial']:.1%}) -> {summary['tuned_config']}")
-            summaries.append({"name": inputs.name, **summary})
+            logger.info(f"{inputs.name}: cost {summary.validation.cost_usd:.4f} USD "
+                        f"(initial {summary.initial_validation.cost_usd:.4f} USD; saving "
+                        f"{summary.saving_vs_initial:.1%}) -> {summary.tuned_config}")
+            summaries.append(summary)
         return summaries
 
 

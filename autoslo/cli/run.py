@@ -93,11 +93,11 @@ def tune(
 
     for inputs in runs:
         summary = run_tuning(inputs, tree, force=force, progress=warn)
-        val, init = summary["validation"], summary["initial_validation"]
-        typer.echo(f"{inputs.name}: cost {val['cost_usd']:.4f} USD, violation "
-                   f"{val['violation']:.2%} (initial {init['cost_usd']:.4f} USD, "
-                   f"{init['violation']:.2%}; saving {summary['saving_vs_initial']:.1%}) -> "
-                   f"{display_path(tree.root / summary['tuned_config'])}")
+        val, init = summary.validation, summary.initial_validation
+        typer.echo(f"{inputs.name}: cost {val.cost_usd:.4f} USD, violation "
+                   f"{val.violation:.2%} (initial {init.cost_usd:.4f} USD, "
+                   f"{init.violation:.2%}; saving {summary.saving_vs_initial:.1%}) -> "
+                   f"{display_path(tree.root / summary.tuned_config)}")
 
 
 @app.command()

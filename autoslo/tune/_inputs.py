@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from autoslo.config import (
+    ExecutionConfig,
+    PriceTable,
     ResolvedExecutionConfig,
     TunerConfig,
+    TuningManifest,
     check_params_used,
     check_references,
+    load_model,
     parse_file,
-    resolve_execution_config,
 )
 from autoslo.datatree import DataTree, display_path
-from autoslo.errors import ConfigValidationError
+from autoslo.errors import AutosloError, ConfigValidationError
 from autoslo.ids import check_name, tuner_run_name
+from autoslo.tune._errors import TuningError
 from autoslo.tune._space import SearchSpace
+
+M = TypeVar("M")
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,15 @@ class TuningInputs:
     base: dict[str, Any]                # the same config's data, prices as written
     tuner: TunerConfig
     space: SearchSpace
+
+    @property
+    def prices(self) -> PriceTable:
+        """The price table trials are billed with (inlined when the inputs were resolved)."""
+        prices = self.resolved.config.prices
+        if not isinstance(prices, PriceTable):
+            raise TuningError(f"{display_path(self.execution_config_path)}: prices: expected an "
+                              f"inlined price table, got {prices!r}")
+        return prices
 
     def describe(self) -> str:
         """The resolved inputs as YAML (what `--dry-run` prints after the name)."""
@@ -50,20 +65,18 @@ class TuningInputs:
 def resolve_inputs(execution_config: Path, tuner_config: Path, params: dict[str, Any],
                    overrides: dict[str, Any], tree: DataTree,
                    stem: str | None = None) -> TuningInputs:
-    """Resolve both files with the same parameter values; check the search space."""
-    resolved = resolve_execution_config(execution_config, params=params, overrides=overrides,
-                                        tree=tree, check_unused=False)
-    parsed_exec = parse_file(execution_config, type(resolved.config), params=params,
-                             overrides=overrides)
+    """Resolve both files with the same parameter values (each parsed once); check the space."""
+    parsed_exec = parse_file(execution_config, ExecutionConfig, params=params, overrides=overrides)
+    written = _parsed_model(parsed_exec.model, ExecutionConfig, execution_config)
+    resolved = _resolved(execution_config, written, tree)
     parsed_tuner = parse_file(tuner_config, TunerConfig, params=params)
     check_params_used(params, parsed_exec.used_params | parsed_tuner.used_params,
                       [execution_config, tuner_config])
-    tuner = parsed_tuner.model
-    assert isinstance(tuner, TunerConfig) and parsed_exec.model is not None
+    tuner = _parsed_model(parsed_tuner.model, TunerConfig, tuner_config)
     problems = [(f, m) for f, m, pending in check_references(tuner, tree) if not pending]
     if problems:
         raise ConfigValidationError(display_path(tuner_config), problems)
-    base = parsed_exec.model.model_dump(mode="python", exclude_none=True)
+    base = written.model_dump(mode="python", exclude_none=True)
     space = SearchSpace.build(tuner, base, display_path(tuner_config))
     stem = stem or f"{execution_config.stem}_{tuner_config.stem}"
     check_name(stem, "tuner run stem")
@@ -73,14 +86,32 @@ def resolve_inputs(execution_config: Path, tuner_config: Path, params: dict[str,
                         base=base, tuner=tuner, space=space)
 
 
+def _parsed_model(model: object, cls: type[M], path: Path) -> M:
+    """`model` as a `cls` (parse_file gives None only for unfilled placeholders, which it refuses)."""
+    if not isinstance(model, cls):
+        raise TuningError(f"{display_path(path)}: could not be read as {cls.__name__}")
+    return model
+
+
+def _resolved(path: Path, config: ExecutionConfig, tree: DataTree) -> ResolvedExecutionConfig:
+    """The parsed execution config made ready to simulate, as `resolve_execution_config` does:
+    references checked, prices inlined, its name checked."""
+    errors = [(f, msg) for f, msg, pending in check_references(config, tree, deep=False)
+              if not pending]
+    if errors:
+        raise ConfigValidationError(display_path(path), errors)
+    if isinstance(config.prices, str):
+        config = config.model_copy(update={"prices": load_model(tree.ref(config.prices),
+                                                                PriceTable)})
+    name = check_name(path.stem, "execution config name", source=display_path(path))
+    return ResolvedExecutionConfig(name=name, source=path, config=config)
+
+
 def resolve_runs(tree: DataTree, *, manifest: Path | None = None,
                  execution_config: Path | None = None, tuner_config: Path | None = None,
                  params: dict[str, Any] | None = None,
                  overrides: dict[str, Any] | None = None) -> list[TuningInputs]:
     """The runs a tune request names: each run of a tuning manifest, or one pair of configs."""
-    from autoslo.config import TuningManifest, load_model
-    from autoslo.errors import AutosloError
-
     if manifest is not None:
         if execution_config or tuner_config or params or overrides:
             raise AutosloError("--manifest names its runs' configs and values; do not combine "

@@ -1,4 +1,5 @@
-"""Scoring one candidate config on the scenarios: cost and SLO violation, with early stopping.
+"""The objective: one candidate config's cost and SLO violation on the scenarios, early stopping,
+and the scorer that holds a run's scenarios in a process (or Ray actor) between trials.
 
 A trial's score aggregates its scenarios (mean, max or p95). Scenarios run in order and the
 trial stops early once they prove it infeasible (the violation's lower bound already exceeds
@@ -9,15 +10,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from autoslo.config import ExecutionConfig, SloSpec
-from autoslo.perf import LatencyModel
+from autoslo.config import ExecutionConfig, PriceTable, SloSpec
+from autoslo.datatree import DataTree
+from autoslo.errors import AutosloError
+from autoslo.perf import LatencyModel, load_latency_model
 from autoslo.sim import simulate_outcome
 from autoslo.slo import reference_latencies, with_targets
-from autoslo.workload import Workload
+from autoslo.tune._space import validate_config
+from autoslo.workload import Workload, load_workload
 
 
 @dataclass
@@ -46,6 +52,7 @@ class Scenario:
 
 
 def aggregate(values: list[float], how: str) -> float:
+    """The scenarios' scores as one: their mean, max or 95th percentile."""
     if how == "max":
         return float(max(values))
     if how == "p95":
@@ -100,3 +107,63 @@ def evaluate(config: ExecutionConfig, scenarios: list[Scenario], model: LatencyM
                       feasible=not pruned and violation <= tau,
                       scenario_costs=tuple(costs), scenario_violations=tuple(violations),
                       pruned=pruned, seconds=time.perf_counter() - began)
+
+
+Scored = tuple[Evaluation | None, str]  # the evaluation, or None and why the config is invalid
+
+
+@dataclass(frozen=True)
+class ScorerSpec:
+    """What a scorer needs, small enough to ship to any worker: scenarios are read from disk."""
+
+    scenario_dir: str
+    train: tuple[str, ...]
+    spec: SloSpec
+    model_ref: str | None
+    data_root: str
+    tau: float
+    how: str
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Equal for equal specs (the SLO spec holds lists, so the dataclass cannot hash)."""
+        return (self.scenario_dir, self.train, self.spec.model_dump_json(), self.model_ref,
+                self.data_root, self.tau, self.how)
+
+
+class Scorer:
+    """Scores candidate configs on a spec's scenarios (one per process or Ray actor)."""
+
+    def __init__(self, spec: ScorerSpec) -> None:
+        self.model = load_latency_model(spec.model_ref, DataTree(spec.data_root))
+        train = [load_workload(Path(spec.scenario_dir) / name) for name in spec.train]
+        self.scenarios = [Scenario.build(w, spec.spec, self.model) for w in train]
+        self.tau, self.how = spec.tau, spec.how
+
+    def score(self, data: dict[str, Any], prices: PriceTable, best: float) -> Scored:
+        """Validate `data` as a config, then evaluate it (pruning against `best`)."""
+        config, reason = validate_config(data, prices)
+        if config is None:
+            return None, reason
+        try:
+            return evaluate(config, self.scenarios, self.model, self.tau, self.how, best), ""
+        except AutosloError as exc:
+            return None, str(exc)
+
+
+_SCORERS: dict[tuple[Any, ...], Scorer] = {}
+
+
+def score_batch(spec: ScorerSpec, batch: list[dict[str, Any]], prices: PriceTable,
+                best: float) -> list[Scored]:
+    """Score candidates in this process, keeping the loaded scenarios for the next batch."""
+    if spec.key not in _SCORERS:
+        _SCORERS.clear()  # one run's scenarios at a time per process
+        _SCORERS[spec.key] = Scorer(spec)
+    scorer = _SCORERS[spec.key]
+    return [scorer.score(data, prices, best) for data in batch]
+
+
+def release_scorers() -> None:
+    """Drop the scenarios `score_batch` keeps in this process."""
+    _SCORERS.clear()

@@ -9,10 +9,12 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from autoslo.atomic import write_text
 from autoslo.config import WorkloadMeta
 from autoslo.config.tuner import FixedWorkload, ForecastWorkload, TunerConfig
 from autoslo.config.workload import WorkloadSource
 from autoslo.datatree import DataTree
+from autoslo.tune._errors import ScenarioError
 from autoslo.workload import Workload, load_workload, write_meta
 
 
@@ -37,7 +39,6 @@ def build_scenarios(tuner: TunerConfig, tree: DataTree, folder: Path) -> Scenari
         scenarios = ScenarioSet([workload], [workload])
         listing = {"train": [], "validation": [], "workload": spec.path}
     else:
-        assert isinstance(spec, ForecastWorkload)
         scenarios = _forecast_scenarios(spec, tree)
         listing = {"train": [w.id for w in scenarios.train],
                    "validation": [w.id for w in scenarios.validation]}
@@ -46,11 +47,10 @@ def build_scenarios(tuner: TunerConfig, tree: DataTree, folder: Path) -> Scenari
         target = folder / workload.id
         target.mkdir(exist_ok=True)
         workload.queries.write_parquet(target / "queries.parquet")
-        assert workload.meta is not None
-        write_meta(target, workload.meta)
+        write_meta(target, _meta(workload, "workload.path"))
     if isinstance(spec, FixedWorkload):
         listing["train"] = listing["validation"] = [scenarios.train[0].id]
-    index.write_text(yaml.safe_dump(listing, sort_keys=False))
+    write_text(index, yaml.safe_dump(listing, sort_keys=False))  # last: marks the set complete
     return scenarios
 
 
@@ -59,16 +59,24 @@ def _forecast_scenarios(spec: ForecastWorkload, tree: DataTree) -> ScenarioSet:
 
     history = load_workload(tree.ref(spec.history, field="workload.history"))
     fc = forecast(history, spec.date, spec.method)
-    assert history.meta is not None
-    start = dt.datetime.combine(spec.date, dt.time(0), tzinfo=history.meta.start.tzinfo)
+    meta = _meta(history, "workload.history")
+    start = dt.datetime.combine(spec.date, dt.time(0), tzinfo=meta.start.tzinfo)
     workloads = []
     for i in range(1, spec.scenarios + 1):
         queries: pl.DataFrame = sample_scenario(history, fc, seed=0, index=i)
-        meta = WorkloadMeta(name=f"scenario-s{i}", start=start, queries=queries.height,
-                            reference=history.meta.reference,
-                            source=WorkloadSource(kind="forecast", details={
-                                "history": history.id, "date": spec.date,
-                                "method": fc.method}))
-        workloads.append(Workload(id=meta.name, queries=queries, meta=meta))
+        scenario = WorkloadMeta(name=f"scenario-s{i}", start=start, queries=queries.height,
+                                reference=meta.reference,
+                                source=WorkloadSource(kind="forecast", details={
+                                    "history": history.id, "date": spec.date,
+                                    "method": fc.method}))
+        workloads.append(Workload(id=scenario.name, queries=queries, meta=scenario))
     cut = spec.scenarios - spec.validation_scenarios
     return ScenarioSet(workloads[:cut], workloads[cut:] or workloads[:1])
+
+
+def _meta(workload: Workload, field: str) -> WorkloadMeta:
+    """The workload's `workload.yml` record (a bare parquet file has none to copy)."""
+    if workload.meta is None:
+        raise ScenarioError(f"workload {workload.id!r} has no workload.yml record; give a "
+                            "workload folder", field=field)
+    return workload.meta

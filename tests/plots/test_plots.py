@@ -105,7 +105,7 @@ def add_live_run(tree: DataTree, key: str, stamp: str, status: str = "complete")
 
 def add_tuner_run(tree: DataTree, name: str) -> None:
     """A tuner-run test fixture: five trials in the tuner's table format, and its Pareto front."""
-    from autoslo.tune._run import pareto_front
+    from autoslo.tune import pareto_front
 
     folder = tree.tuner_run_dir(name)
     folder.mkdir(parents=True)

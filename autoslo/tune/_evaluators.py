@@ -1,0 +1,90 @@
+"""Evaluators: what scores a batch of trials' configs, in this process or on Ray actors.
+
+An evaluator is built from a `ScorerSpec` and says how many trials it takes at once
+(`batch_size`); the study asks that many, the evaluator scores them, the study tells the results.
+The Prefect flow brings its own (batches mapped as tasks on its task runner).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from autoslo.config import PriceTable
+from autoslo.errors import AutosloError
+from autoslo.tune._objective import Scored, Scorer, ScorerSpec, release_scorers, score_batch
+
+
+class Evaluator(Protocol):
+    """Scores a batch of candidate configs; how many it takes at once is `batch_size`."""
+
+    batch_size: int
+
+    def __call__(self, batch: list[dict[str, Any]], prices: PriceTable,
+                 best: float) -> list[Scored]: ...
+
+    def close(self) -> None: ...
+
+
+EvaluatorFactory = Callable[[ScorerSpec], Evaluator]
+
+
+def default_evaluator(workers: int, address: str | None) -> EvaluatorFactory:
+    """In this process for one worker; otherwise Ray actors that keep the scenarios loaded."""
+    if workers == 1 and address is None:
+        return LocalEvaluator
+    return lambda spec: RayActorEvaluator(spec, workers, address)
+
+
+class LocalEvaluator:
+    """Scores one trial at a time in this process."""
+
+    batch_size = 1
+
+    def __init__(self, spec: ScorerSpec) -> None:
+        self.spec = spec
+
+    def __call__(self, batch: list[dict[str, Any]], prices: PriceTable,
+                 best: float) -> list[Scored]:
+        return score_batch(self.spec, batch, prices, best)
+
+    def close(self) -> None:
+        release_scorers()
+
+
+class RayActorEvaluator:
+    """One trial per Ray actor at a time; stops the Ray it started (never one it joined)."""
+
+    def __init__(self, spec: ScorerSpec, workers: int, address: str | None) -> None:
+        import os
+
+        import ray
+
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local, private Ray
+        self.batch_size = workers
+        self.started = not ray.is_initialized() and address is None
+        try:
+            if address is None:
+                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                         configure_logging=False, ignore_reinit_error=True)
+            else:
+                ray.init(address=address, log_to_driver=False, configure_logging=False,
+                         ignore_reinit_error=True)
+        except Exception as exc:  # ray raises several types for unreachable clusters
+            raise AutosloError(f"parallelism.ray_address: cannot reach Ray at {address!r} "
+                               f"({type(exc).__name__}: {exc})") from None
+        actor = ray.remote(num_cpus=1)(Scorer)
+        self.actors = [actor.remote(spec) for _ in range(workers)]
+
+    def __call__(self, batch: list[dict[str, Any]], prices: PriceTable,
+                 best: float) -> list[Scored]:
+        import ray
+
+        return ray.get([a.score.remote(d, prices, best)  # type: ignore[no-any-return]
+                        for a, d in zip(self.actors, batch, strict=False)])
+
+    def close(self) -> None:
+        import ray
+
+        if self.started:
+            ray.shutdown()
