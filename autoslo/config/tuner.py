@@ -153,6 +153,10 @@ class TunerConfig(StrictModel):
         default=0.3, description="tpe: share of the trials spent on one-step moves around the "
                                  "best config so far (0 = sample them all)")
     seed: Annotated[int, AfterValidator(between(0, 2**32 - 1))] = 0
+    contention_samples: Annotated[int, AfterValidator(between(0, 100))] = Field(
+        default=0, description="score each trial under the fitted contention model and this many "
+                               "of its bootstrap samples: cost their mean, violation their worst "
+                               "(the execution config must use a fitted contention model)")
     parallelism: Parallelism = Parallelism()
 
     @model_validator(mode="after")

@@ -19,6 +19,8 @@ from autoslo.config import (
     load_model,
     parse_file,
 )
+from autoslo.config._references import inline_contention
+from autoslo.config.execution import FittedContention
 from autoslo.datatree import DataTree, display_path
 from autoslo.errors import AutosloError, ConfigValidationError
 from autoslo.ids import check_name, tuner_run_name
@@ -40,6 +42,7 @@ class TuningInputs:
     base: dict[str, Any]                # the same config's data, prices as written
     tuner: TunerConfig
     space: SearchSpace
+    contention_samples: tuple[dict[str, Any], ...] = ()  # bootstrap laws trials are also scored under
 
     @property
     def prices(self) -> PriceTable:
@@ -77,13 +80,37 @@ def resolve_inputs(execution_config: Path, tuner_config: Path, params: dict[str,
     if problems:
         raise ConfigValidationError(display_path(tuner_config), problems)
     base = written.model_dump(mode="python", exclude_none=True)
+    # the search varies the written config; the fitted contention law is the resolved one's
+    base["contention"] = resolved.config.contention.model_dump(mode="python", exclude_none=True)
+    samples = contention_samples(tuner, resolved.config, tree, tuner_config)
     space = SearchSpace.build(tuner, base, display_path(tuner_config))
     stem = stem or f"{execution_config.stem}_{tuner_config.stem}"
     check_name(stem, "tuner run stem")
     name = tuner_run_name(stem, resolved.config, tuner, params)
     return TuningInputs(name=name, execution_config_path=execution_config,
                         tuner_config_path=tuner_config, params=dict(params), resolved=resolved,
-                        base=base, tuner=tuner, space=space)
+                        base=base, tuner=tuner, space=space, contention_samples=samples)
+
+
+def contention_samples(tuner: TunerConfig, config: ExecutionConfig, tree: DataTree,
+                       tuner_config: Path) -> tuple[dict[str, Any], ...]:
+    """The bootstrap laws `contention_samples` asks for, from the config's fitted model."""
+    k = tuner.contention_samples
+    if k == 0:
+        return ()
+    from autoslo.perf.contention import load_contention_model
+
+    contention = config.contention
+    if not isinstance(contention, FittedContention):
+        raise ConfigValidationError(display_path(tuner_config), [(
+            "contention_samples", f"needs an execution config whose contention is a fitted model "
+            f"(contention.model: fitted), got contention.model {contention.model}")])
+    model = load_contention_model(tree.ref(contention.path, field="contention.path"))
+    if len(model.samples) < k:
+        raise ConfigValidationError(display_path(tuner_config), [(
+            "contention_samples", f"must be at most the {len(model.samples)} bootstrap samples of "
+            f"{contention.path}, got {k}")])
+    return tuple(s.model_dump(mode="python") for s in model.samples[:k])
 
 
 def _parsed_model(model: object, cls: type[M], path: Path) -> M:
@@ -103,6 +130,7 @@ def _resolved(path: Path, config: ExecutionConfig, tree: DataTree) -> ResolvedEx
     if isinstance(config.prices, str):
         config = config.model_copy(update={"prices": load_model(tree.ref(config.prices),
                                                                 PriceTable)})
+    config = inline_contention(config, tree)
     name = check_name(path.stem, "execution config name", source=display_path(path))
     return ResolvedExecutionConfig(name=name, source=path, config=config)
 

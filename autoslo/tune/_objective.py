@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from autoslo.config import ExecutionConfig, PriceTable, SloSpec
+from autoslo.config.execution import FittedContention, SharingLaw
 from autoslo.datatree import DataTree
 from autoslo.errors import AutosloError
 from autoslo.perf import LatencyModel, load_latency_model
@@ -44,11 +45,27 @@ class Scenario:
         targets = with_targets(frame, spec, reference)["target_s"].fill_null(np.inf)
         return cls(workload, targets.to_numpy().astype(np.float64))
 
-    def score(self, config: ExecutionConfig, model: LatencyModel | None) -> tuple[float, float]:
-        """(cost in USD, violation rate) of `config` on this scenario."""
-        outcome = simulate_outcome(self.workload, config, model, self.cache)
-        violated = (outcome.status != 0) | (outcome.latency_s > self.target_s)
-        return outcome.cost_usd, float(violated.mean()) if violated.size else 0.0
+    def score(self, config: ExecutionConfig, model: LatencyModel | None,
+              variants: tuple[ExecutionConfig, ...] = ()) -> tuple[float, float]:
+        """(cost in USD, violation rate) of `config` on this scenario; with `variants` (the same
+        config under other contention laws) the mean cost and the worst violation of them all."""
+        costs, violations = [], []
+        for candidate in (config, *variants):
+            outcome = simulate_outcome(self.workload, candidate, model, self.cache)
+            violated = (outcome.status != 0) | (outcome.latency_s > self.target_s)
+            costs.append(outcome.cost_usd)
+            violations.append(float(violated.mean()) if violated.size else 0.0)
+        return float(np.mean(costs)), max(violations)
+
+
+def contention_variants(config: ExecutionConfig, laws: tuple[dict[str, Any], ...]
+                        ) -> tuple[ExecutionConfig, ...]:
+    """`config` under each of `laws` (bootstrap samples of its fitted contention model)."""
+    contention = config.contention
+    if not laws or not isinstance(contention, FittedContention):
+        return ()
+    return tuple(config.model_copy(update={"contention": contention.model_copy(
+        update={"parameters": SharingLaw.model_validate(law)})}) for law in laws)
 
 
 def aggregate(values: list[float], how: str) -> float:
@@ -75,15 +92,16 @@ class Evaluation:
 
 def evaluate(config: ExecutionConfig, scenarios: list[Scenario], model: LatencyModel | None,
              tau: float, how: str, best_feasible_cost: float = float("inf"),
-             prune: bool = True) -> Evaluation:
+             prune: bool = True, laws: tuple[dict[str, Any], ...] = ()) -> Evaluation:
     """Score `config` on `scenarios`, stopping early when the rest cannot change the verdict."""
     began = time.perf_counter()
     costs: list[float] = []
     violations: list[float] = []
     n = len(scenarios)
     pruned = ""
+    variants = contention_variants(config, laws)
     for scenario in scenarios:
-        cost, violation = scenario.score(config, model)
+        cost, violation = scenario.score(config, model, variants)
         costs.append(cost)
         violations.append(violation)
         if not prune or len(costs) == n:
@@ -123,12 +141,13 @@ class ScorerSpec:
     data_root: str
     tau: float
     how: str
+    laws: tuple[dict[str, Any], ...] = ()  # contention samples each trial is also scored under
 
     @property
     def key(self) -> tuple[Any, ...]:
         """Equal for equal specs (the SLO spec holds lists, so the dataclass cannot hash)."""
         return (self.scenario_dir, self.train, self.spec.model_dump_json(), self.model_ref,
-                self.data_root, self.tau, self.how)
+                self.data_root, self.tau, self.how, repr(self.laws))
 
 
 class Scorer:
@@ -138,7 +157,7 @@ class Scorer:
         self.model = load_latency_model(spec.model_ref, DataTree(spec.data_root))
         train = [load_workload(Path(spec.scenario_dir) / name) for name in spec.train]
         self.scenarios = [Scenario.build(w, spec.spec, self.model) for w in train]
-        self.tau, self.how = spec.tau, spec.how
+        self.tau, self.how, self.laws = spec.tau, spec.how, spec.laws
 
     def score(self, data: dict[str, Any], prices: PriceTable, best: float) -> Scored:
         """Validate `data` as a config, then evaluate it (pruning against `best`)."""
@@ -146,7 +165,8 @@ class Scorer:
         if config is None:
             return None, reason
         try:
-            return evaluate(config, self.scenarios, self.model, self.tau, self.how, best), ""
+            return evaluate(config, self.scenarios, self.model, self.tau, self.how, best,
+                            laws=self.laws), ""
         except AutosloError as exc:
             return None, str(exc)
 

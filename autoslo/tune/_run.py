@@ -49,7 +49,7 @@ def run_tuning(inputs: TuningInputs, tree: DataTree, *, force: bool = False,
     scenarios = build_scenarios(tuner, tree, folder / "scenarios")
     scorer = ScorerSpec(str((folder / "scenarios").resolve()), tuple(w.id for w in scenarios.train),
                         spec, inputs.resolved.config.latency_model.model,
-                        str(tree.root.resolve()), tau, tuner.aggregate)
+                        str(tree.root.resolve()), tau, tuner.aggregate, inputs.contention_samples)
     study = TuningStudy.open(folder, strategy, inputs.space, tau, inputs.name, say)
     pool = (evaluator or default_evaluator(tuner.parallelism.workers,
                                            tuner.parallelism.ray_address))(scorer)
