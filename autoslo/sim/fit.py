@@ -188,6 +188,16 @@ class _Space:
             merged.pop("memory_exponent", None)
         return SharingLaw.model_validate(merged)
 
+    def anchors(self, start: SharingLaw) -> list[SharingLaw]:
+        """Fixed starting points across the basins seen in real logs: equal or heavier shares,
+        warm from the start or cold for a quarter or half of the log."""
+        laws = []
+        for weight in (0.0, 0.5):
+            for cold, warmup in ((1.0, 0.0), (0.1, 0.25 * self.horizon_s), (0.1, 0.5 * self.horizon_s)):
+                laws.append(start.model_copy(update={
+                    "weight_exponent": weight, "cold_fraction": cold, "warmup_s": warmup}))
+        return laws
+
     def to_vector(self, law: SharingLaw) -> np.ndarray:
         out = []
         for name, (low, high, log) in self.bounds().items():
@@ -298,13 +308,17 @@ def _best_processor_sharing(loss: Callable[[SharingLaw], float]) -> tuple[Sharin
     return SharingLaw(capacity=capacity), value
 
 
+RESTARTS = 3  # Nelder-Mead starts from the best distinct TPE points (the loss has local minima)
+
+
 def _search(space: _Space, loss: Callable[[SharingLaw], float], start: SharingLaw, trials: int,
             seed: int, *, refine_only: bool = False) -> SharingLaw:
-    """TPE over the space from `start` (unless only refining), then Nelder-Mead from the best."""
+    """TPE over the space from `start` (unless only refining), then Nelder-Mead from the best
+    few points it found; the lowest loss wins (ties: the earlier start)."""
     import optuna
     from scipy.optimize import minimize
 
-    best_law, best_loss = start, loss(start)
+    starts = [(loss(start), start)]
     if not refine_only:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=30)
@@ -318,14 +332,26 @@ def _search(space: _Space, loss: Callable[[SharingLaw], float], start: SharingLa
             return loss(space.law(values))
 
         study.optimize(objective, n_trials=trials)
-        if study.best_value < best_loss:
-            best_law, best_loss = space.law(study.best_params), study.best_value
-    result = minimize(lambda u: loss(space.from_vector(u)), space.to_vector(best_law),
-                      method="Nelder-Mead",
-                      options={"maxfev": trials if refine_only else 2 * trials,
-                               "xatol": 1e-4, "fatol": 1e-6, "initial_simplex": None})
-    refined = space.from_vector(result.x)
-    return refined if loss(refined) < best_loss else best_law
+        ranked = sorted((t for t in study.trials if t.value is not None),
+                        key=lambda t: (t.value, t.number))
+        seen = {repr(start)}
+        for trial in ranked:
+            law = space.law(trial.params)
+            if repr(law) not in seen and len(starts) < RESTARTS:
+                seen.add(repr(law))
+                starts.append((float(trial.value), law))
+        starts += [(loss(law), law) for law in space.anchors(start)]
+    best_loss, best_law = min(starts, key=lambda item: item[0])
+    budget = trials if refine_only else max(trials, 2 * trials // len(starts))
+    for _, law in (starts[:1] if refine_only else starts):
+        result = minimize(lambda u: loss(space.from_vector(u)), space.to_vector(law),
+                          method="Nelder-Mead",
+                          options={"maxfev": budget, "xatol": 1e-4, "fatol": 1e-6})
+        refined = space.from_vector(result.x)
+        value = loss(refined)
+        if value < best_loss:
+            best_loss, best_law = value, refined
+    return best_law
 
 
 def law_summary(law: SharingLaw) -> str:
