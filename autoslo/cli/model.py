@@ -127,7 +127,7 @@ def model_fit_contention(
 
     report = fit_from_files(ctx.obj, workload, results, config, out, params=parse_params(param or []),
                             trials=trials, seed=seed, memory=memory.value, bootstrap=bootstrap,
-                            fit_fraction=fit_fraction, say=typer.echo)
+                            fit_fraction=fit_fraction, command=command_line(), say=typer.echo)
     fit = report.model.fit
     typer.echo(f"fitted: {law_summary(report.model.law)}; median |log error| "
                f"{fit['fitted']['median_abs_log_error']:.3f} vs processor sharing "

@@ -260,9 +260,7 @@ def fit_contention(data: FitData, config: ExecutionConfig, *, model: LatencyMode
         fit["parameter_spread"] = {
             name: {"p5": _round(np.percentile(v, 5)), "p50": _round(np.percentile(v, 50)),
                    "p95": _round(np.percentile(v, 95))}
-            for name in PARAMETERS
-            if (v := [getattr(s, name) for s in samples
-                      if getattr(s, name) is not None and not isinstance(getattr(s, name), bool)])}
+            for name in space.bounds() if (v := [getattr(s, name) for s in samples])}
     return ContentionModel(law=law, samples=tuple(samples), fit=fit)
 
 
@@ -356,8 +354,12 @@ def _search(space: _Space, loss: Callable[[SharingLaw], float], start: SharingLa
 
 def law_summary(law: SharingLaw) -> str:
     """One line of the law's parameters, for the command line."""
+    values = law_dict(law)
+    if law.memory_budget is None:
+        for name in ("memory_exponent", "memory_budget", "memory_admission", "spill_exponent"):
+            values.pop(name)
     return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                     for k, v in law_dict(law).items() if v is not None)
+                     for k, v in values.items())
 
 
 @dataclass(frozen=True)
@@ -371,8 +373,8 @@ class FitReport:
 def fit_from_files(tree: DataTree, workload_path: Path, results_paths: list[Path],
                    config_path: Path, out: Path, *, params: dict[str, Any] | None = None,
                    trials: int = 300, seed: int = 0, memory: MemoryMode = "none", bootstrap: int = 20,
-                   fit_fraction: float = 1.0, say: Callable[[str], None] | None = None
-                   ) -> FitReport:
+                   fit_fraction: float = 1.0, command: str | None = None,
+                   say: Callable[[str], None] | None = None) -> FitReport:
     """`autoslo model fit-contention`: check every input, fit, and write the model folder."""
     from autoslo.config import resolve_execution_config
     from autoslo.ids import check_name
@@ -407,7 +409,7 @@ def fit_from_files(tree: DataTree, workload_path: Path, results_paths: list[Path
     fitted = dataclasses.replace(fitted, fit={
         **fitted.fit, "workload": display_path(workload_path),
         "results": [display_path(p) for p in results_paths], "config": display_path(config_path),
-        "fit_fraction": fit_fraction})
+        "fit_fraction": fit_fraction, **({"command": command} if command else {})})
     from autoslo.perf.contention import save_contention_model
 
     save_contention_model(out, fitted)
