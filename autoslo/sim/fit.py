@@ -27,7 +27,7 @@ from autoslo.config.execution import ExecutionConfig, ProcessorSharing, SharingL
 from autoslo.datatree import DataTree, display_path
 from autoslo.errors import InputError
 from autoslo.perf import LatencyModel
-from autoslo.perf.contention import PARAMETERS, ContentionModel, law_dict
+from autoslo.perf.contention import ContentionModel, law_dict
 from autoslo.sim import _engine
 from autoslo.sim._prepare import Prepared, prepare
 from autoslo.workload import Workload
