@@ -69,12 +69,14 @@ def calibrate_and_report(tree: DataTree, config: Path, suite: str, *, sizes: str
                f"capacity {fit['processor_sharing']['capacity']:.3g}: "
                f"{fit['processor_sharing_best']['median_abs_log_error']:.3f}; capacity bound "
                f"{fit['max_capacity']:g})")
-    if spread:
+    searched = {name: v for name, v in spread.items()
+                if outcome.model.law.memory_budget is not None or not name.startswith("memory")}
+    if searched:
         typer.echo(f"bootstrap spread over {len(outcome.model.samples)} refits (p5..p95): " + ", ".join(
-            f"{name} {v['p5']:.3g}..{v['p95']:.3g}" for name, v in spread.items()))
+            f"{name} {v['p5']:.3g}..{v['p95']:.3g}" for name, v in searched.items()))
     path = tree.relative(outcome.contention)
     typer.echo(f"contention model -> {display_path(outcome.contention)} (use it with "
-               f"--set contention.model=fitted --set contention.path={path}, or in the config: "
+               f"--set 'contention={{model: fitted, path: {path}}}', or in the config: "
                f"`contention: {{model: fitted, path: {path}}}`)")
 
 

@@ -182,7 +182,8 @@ def _concurrent_runs(driver: Driver, endpoint: Endpoint, sql: str, repeats: int,
 def contention_record(model: ContentionModel, folder: str) -> dict[str, Any]:
     """What calibration.yml says about the fitted contention model."""
     fit = model.fit
-    return {"model": folder, "law": law_dict(model.law),
+    law = {k: round(v, 6) if isinstance(v, float) else v for k, v in law_dict(model.law).items()}
+    return {"model": folder, "law": law,
             "parameter_spread": fit.get("parameter_spread", {}),
             "mean_abs_log_error": fit.get("mean_abs_log_error"),
             "median_abs_log_error": fit.get("fitted", {}).get("median_abs_log_error"),
