@@ -311,8 +311,12 @@ def calibrate_to_folders(config_path: Path, suite_name: str, tree: Any, *, sizes
         provisioner.close()
     model = None
     if result.replay is not None:
-        model = fit_replay(result.replay, trials=trials, bootstrap=bootstrap, seed=seed,
-                           max_capacity=limit, say=progress)
+        try:
+            model = fit_replay(result.replay, trials=trials, bootstrap=bootstrap, seed=seed,
+                               max_capacity=limit, say=progress)
+        except InputError as exc:
+            raise InputError(f"{exc} (raise --replay-queries or --load so that more queries "
+                             "overlap; nothing was written)") from None
         replay_dir = display_path(contention_folder / "replay")
         model = ContentionModel(law=model.law, samples=model.samples, fit={
             **model.fit, "workload": f"{replay_dir}/workload.parquet",
