@@ -98,6 +98,7 @@ def execute_live(combination: Combination, settings: LiveSettings, tree: DataTre
     workload = load_workload(combination.workload_path)
     config = combination.config.config
     model = load_latency_model(config.latency_model.model, tree)
+    check_calibration_scale(config.latency_model.model, settings, tree)
     replayed, runtimes_known = _with_runtimes_if_unused(workload, config, model)
     prepared = prepare(replayed, config, model)
     sql = sql_for(workload, settings, tree)
@@ -160,6 +161,27 @@ def execute_live(combination: Combination, settings: LiveSettings, tree: DataTre
         alive.close()
 
 
+def check_calibration_scale(reference: str | None, settings: LiveSettings, tree: DataTree) -> None:
+    """Refuse a latency model calibrated on this local target at another scale factor: its
+    runtimes belong to other data, so the run would compare against the wrong isolated times."""
+    if reference is None or settings.target not in LOCAL_TARGETS:
+        return
+    path = tree.ref(reference, field="latency_model.model") / "calibration.yml"
+    if not path.is_file():
+        return
+    record = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(record, dict):
+        return
+    measured = record.get("scale_factor")
+    if record.get("target") == settings.target and isinstance(measured, int | float) \
+            and float(measured) != settings.scale_factor:
+        raise InputError(f"must equal the run's live.scale_factor for a model calibrated on "
+                         f"{settings.target} (the runtimes were measured on other data), got "
+                         f"{measured:g} vs live.scale_factor {settings.scale_factor:g}",
+                         source=display_path(path), field="scale_factor")
+
+
+LOCAL_TARGETS = ("postgres", "duckdb")
 RUN_LOCK = ".alive.lock"
 
 

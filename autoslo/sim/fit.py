@@ -170,9 +170,10 @@ class _Space:
 
     horizon_s: float
     memory: MemoryMode
+    max_capacity: float = 64.0  # a physical limit (e.g. a local machine's cores) bounds the search
 
     def bounds(self) -> dict[str, tuple[float, float, bool]]:
-        space = {"capacity": (0.05, 64.0, True), "weight_exponent": (-1.0, 1.5, False),
+        space = {"capacity": (0.05, self.max_capacity, True), "weight_exponent": (-1.0, 1.5, False),
                  "slowdown_exponent": (0.25, 4.0, True), "cold_fraction": (0.01, 1.0, True),
                  "warmup_s": (0.0, max(self.horizon_s, 1.0), False)}
         if self.memory != "none":
@@ -219,16 +220,20 @@ class _Space:
 
 def fit_contention(data: FitData, config: ExecutionConfig, *, model: LatencyModel | None = None,
                    trials: int = 300, seed: int = 0, memory: MemoryMode = "none", bootstrap: int = 20,
-                   objective: Literal["mean", "median"] = "mean", say: Callable[[str], None] | None = None
-                   ) -> ContentionModel:
+                   objective: Literal["mean", "median"] = "mean", say: Callable[[str], None] | None = None,
+                   max_capacity: float = 64.0) -> ContentionModel:
     """Fit the sharing law to the scored queries; bootstrap its uncertainty; report the figures.
 
-    `objective`: the mean (default) or the median of the per-query |log error| is minimised.
+    `objective`: the mean (default) or the median of the per-query |log error| is minimised;
+    `max_capacity` bounds the capacity searched (a local target cannot beat its cores).
     """
+    if not 0.05 < max_capacity <= 64.0:
+        raise InputError(f"must be in (0.05, 64], got {max_capacity}", field="max_capacity")
     replayer = Replayer(data.workload, config, model)
     measured = data.measured_latency_s
     scored = data.scored
-    space = _Space(horizon_s=float(data.workload.queries["arrival_s"].max()), memory=memory)
+    space = _Space(horizon_s=float(data.workload.queries["arrival_s"].max()), memory=memory,
+                   max_capacity=max_capacity)
 
     def loss(law: SharingLaw, weights: np.ndarray) -> float:
         errors = log_errors(replayer.latency_s(law)[scored], measured[scored])
@@ -237,7 +242,7 @@ def fit_contention(data: FitData, config: ExecutionConfig, *, model: LatencyMode
         return float(np.dot(errors, weights) / weights.sum())
 
     uniform = np.ones(int(scored.sum()))
-    ps_law, ps_loss = _best_processor_sharing(lambda law: loss(law, uniform))
+    ps_law, ps_loss = _best_processor_sharing(lambda law: loss(law, uniform), max_capacity)
     law = _search(space, lambda candidate: loss(candidate, uniform), ps_law, trials, seed)
     if say:
         say(f"fitted on {int(scored.sum())} queries: mean |log error| {loss(law, uniform):.3f} "
@@ -251,6 +256,7 @@ def fit_contention(data: FitData, config: ExecutionConfig, *, model: LatencyMode
     figures = fit_figures(replayer.latency_s(law), replayer.latency_s(ps_law), data)
     fit: dict[str, Any] = {
         "seed": seed, "trials": trials, "bootstrap": bootstrap, "memory": memory,
+        "max_capacity": max_capacity,
         "queries_scored": int(scored.sum()), "mean_abs_log_error": round(loss(law, uniform), 6),
         "processor_sharing": {"capacity": round(ps_law.capacity, 6),
                               "mean_abs_log_error": round(ps_loss, 6)},
@@ -283,9 +289,10 @@ def _round(value: float) -> float:
     return round(float(value), 6)
 
 
-def _best_processor_sharing(loss: Callable[[SharingLaw], float]) -> tuple[SharingLaw, float]:
-    """The best capacity on a log grid, refined by golden-section search around it."""
-    grid = np.exp(np.linspace(math.log(0.05), math.log(64.0), 41))
+def _best_processor_sharing(loss: Callable[[SharingLaw], float], max_capacity: float = 64.0
+                            ) -> tuple[SharingLaw, float]:
+    """The best capacity on a log grid up to `max_capacity`, refined by golden-section search."""
+    grid = np.exp(np.linspace(math.log(0.05), math.log(max_capacity), 41))
     losses = [loss(SharingLaw(capacity=float(c))) for c in grid]
     best = int(np.argmin(losses))
     low, high = math.log(grid[max(best - 1, 0)]), math.log(grid[min(best + 1, len(grid) - 1)])
