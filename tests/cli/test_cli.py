@@ -100,7 +100,7 @@ def test_data_dir_option(tmp_path: Path, data_dir: Path, cli, monkeypatch) -> No
     monkeypatch.chdir(tmp_path.parent)
     result = cli("--data-dir", str(data_dir), "validate")
     assert result.code == 0, result.err
-    assert "15 file(s)" in result.out
+    assert "18 file(s)" in result.out
 
 
 def test_usage_errors_exit_2_without_traceback(cli) -> None:
