@@ -33,7 +33,7 @@ from typing import Any
 
 from autoslo.datatree import DataTree
 from autoslo.errors import AutosloError, NotBuiltError
-from autoslo.live.target import ClusterSpec, Endpoint, QueryOutcome, TargetError
+from autoslo.live.target import ClusterSpec, Endpoint, QueryOutcome, TargetError, orphaned_runs
 
 MB_PER_RPU = 32            # Redshift's 16 GiB per RPU, scaled down 512 times
 RPU_PER_THREAD = 8
@@ -213,20 +213,10 @@ class DuckdbProvisioner:
 
 def cleanup_orphans(home: Path | None = None) -> list[str]:
     """Remove the spill folders of runs no living process holds (a killed run leaves them)."""
-    root = home or live_home()
     removed: list[str] = []
-    if not root.is_dir():
-        return removed
-    for run_folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        lock_path = root / f"{run_folder.name}.lock"
-        with lock_path.open("a") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # the run is alive
-            shutil.rmtree(run_folder, ignore_errors=True)
-            removed.append(str(run_folder))
-        lock_path.unlink(missing_ok=True)
+    for run_folder in orphaned_runs(home or live_home()):
+        shutil.rmtree(run_folder, ignore_errors=True)
+        removed.append(str(run_folder))
     return removed
 
 

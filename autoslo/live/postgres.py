@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from autoslo.datatree import DataTree
-from autoslo.live.target import ClusterSpec, Endpoint, QueryOutcome, StatementTimeouts, TargetError
+from autoslo.live.target import (
+    ClusterSpec,
+    Endpoint,
+    QueryOutcome,
+    StatementTimeouts,
+    TargetError,
+    orphaned_runs,
+)
 
 SERVER_SETTINGS = ("-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
                    "-c full_page_writes=off -c max_parallel_workers_per_gather=0 "
@@ -207,22 +214,12 @@ class LocalPostgresProvisioner:
 
 def cleanup_orphans(home: Path | None = None) -> list[str]:
     """Stop and remove the servers of runs that no living process holds; returns their folders."""
-    root = (home or live_home()) / "clusters"
     removed: list[str] = []
-    if not root.is_dir():
-        return removed
-    for run_folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        lock_path = root / f"{run_folder.name}.lock"
-        with lock_path.open("a") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # the run is alive
-            for cluster in sorted(p for p in run_folder.iterdir() if (p / "data").is_dir()):
-                PostgresServer(cluster).stop()
-                removed.append(str(cluster))
-            shutil.rmtree(run_folder, ignore_errors=True)
-        lock_path.unlink(missing_ok=True)
+    for run_folder in orphaned_runs((home or live_home()) / "clusters"):
+        for cluster in sorted(p for p in run_folder.iterdir() if (p / "data").is_dir()):
+            PostgresServer(cluster).stop()
+            removed.append(str(cluster))
+        shutil.rmtree(run_folder, ignore_errors=True)
     return removed
 
 

@@ -7,7 +7,10 @@ a driver runs one tagged SQL statement on a connection to an endpoint and says h
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from autoslo.config.execution import ProvisionedCluster, ServerlessCluster
@@ -88,3 +91,19 @@ class Driver(Protocol):
 
     def close(self, connection: Any) -> None:
         """Close a connection, ignoring errors."""
+
+
+def orphaned_runs(root: Path) -> Iterator[Path]:
+    """The run folders under `root` whose `<run>.lock` no living process holds (a killed run
+    leaves them), each yielded while this process holds its lock; the lock file goes after."""
+    if not root.is_dir():
+        return
+    for run_folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        lock_path = root / f"{run_folder.name}.lock"
+        with lock_path.open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # the run is alive
+            yield run_folder
+        lock_path.unlink(missing_ok=True)
