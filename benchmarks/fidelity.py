@@ -1,27 +1,29 @@
 """Simulator fidelity: a contention model fitted on the first 60 % of a run, scored on the rest.
 
-For every case, a fitted sharing law (`autoslo model fit-contention`'s fit) and processor sharing at
-its best capacity are both fitted on the first 60 % of the run's queries by arrival, then the whole
-run is simulated with each and scored on the last 40 %: per-query median |log(sim/live)|, p50 and
-p90 relative error, and the violation-rate error of an SLO of 3x each query's isolated latency.
+For every case, a fitted sharing law (`autoslo model fit-contention`'s fit, which chooses its model
+class on the latest part of what it is given) and processor sharing at its best capacity are both
+fitted on the first 60 % of the run's queries by arrival, then the whole run is simulated with each
+and scored on the last 40 %: per-query median |log(sim/live)|, p50 and p90 relative error, and the
+violation-rate error of an SLO of 3x each query's isolated latency.
 
 Cases:
   redshift-serverless  the real 16-RPU workgroup log under data/redshift-serverless (149 queries)
-  postgres-light       calibrate TPC-H on a local PostgreSQL cluster, replay a Poisson workload at
-                       high load live on one cluster with a concurrency cap (skipped by --no-live)
+  postgres-light       calibrate 14 TPC-H templates at SF 0.1 on a local PostgreSQL cluster, then
+                       replay an open-loop Poisson workload live on it (8 slots, offered load 1.6
+                       isolated seconds per second, 0.8 of the machine's 2 cores)
   duckdb-heavy         calibrate and replay TPC-H SF 1 on the duckdb target (8 RPU = 256 MB, one
-                       thread) at offered load 0.95 (benchmarks/heavy_target.py; --heavy-from reads
-                       a saved one)
-Then the engine's queries/s with the fitted law on the sls-ps-ll case of benchmarks/simulator.py,
-against processor sharing on the same case. Local clusters share this machine's two cores with
-everything else that runs, so the load average is printed at the start and the end.
+                       thread per cluster; heavy joins beside light scans) at offered load 1.4
+Both live cases run `benchmarks/heavy_target.py`'s calibration and replay back to back; `--save DIR`
+keeps them, `--live-from DIR` refits saved ones. Then the engine's queries/s with the fitted law
+on the sls-ps-ll case of benchmarks/simulator.py, against processor sharing on the same case.
+Local clusters share this machine's two cores with everything else that runs, so the load average
+is printed at the start and the end.
 
-    .venv/bin/python benchmarks/fidelity.py [--smoke] [--no-live] [--scale-factor 0.1] [--queries 600]
+    .venv/bin/python benchmarks/fidelity.py [--smoke] [--no-live] [--save DIR | --live-from DIR]
 """
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import shutil
 import sys
 import tempfile
@@ -35,53 +37,38 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from autoslo.combinations import resolve_combination  # noqa: E402
-from autoslo.config import ExecutionConfig, PriceTable, WorkloadMeta, load_model  # noqa: E402
+from autoslo.config import ExecutionConfig, PriceTable, load_model  # noqa: E402
 from autoslo.config.execution import SharingLaw  # noqa: E402
-from autoslo.config.manifests import ConfigFile, LiveSettings  # noqa: E402
-from autoslo.config.workload import WorkloadSource  # noqa: E402
-from autoslo.datatree import DataTree  # noqa: E402
-from autoslo.live.calibrate import run_calibration  # noqa: E402
-from autoslo.live.run import execute_live  # noqa: E402
-from autoslo.perf import load_latency_model  # noqa: E402
 from autoslo.sim import _engine  # noqa: E402
 from autoslo.sim._prepare import prepare  # noqa: E402
 from autoslo.sim.fit import FitData, Replayer, fit_contention, law_summary, log_errors  # noqa: E402
-from autoslo.workload import Workload, load_workload, save_workload  # noqa: E402
+from autoslo.workload import Workload  # noqa: E402
 
-# templates that run in about 0.03-0.7 s at scale factor 0.1 (q17 and q20 take tens of seconds)
-TEMPLATES = ["q01", "q03", "q04", "q05", "q06", "q07", "q08", "q09", "q10", "q12", "q13", "q14",
-             "q18", "q19"]
 KAPPA = 3.0  # SLO: 3x each query's isolated latency
 PRICES = load_model(REPO / "data/prices/aws-us-east-1.yml", PriceTable).model_dump()
 
 
-def make_workload(tree: DataTree, queries: int, rate_per_s: float, seed: int) -> Path:
-    """Poisson arrivals, templates drawn uniformly (seeded)."""
-    rng = np.random.default_rng(seed)
-    arrival = np.cumsum(rng.exponential(1.0 / rate_per_s, queries))
-    frame = pl.DataFrame({"query_id": np.arange(queries), "arrival_s": arrival - arrival[0],
-                          "template_id": rng.choice(TEMPLATES, queries)})
-    meta = WorkloadMeta(name="fidelity", parameters={"seed": seed, "rate": rate_per_s},
-                        start=dt.datetime(2026, 11, 2, tzinfo=dt.UTC), queries=queries,
-                        source=WorkloadSource(kind="generated", details={"suite": "tpch"}))
-    return save_workload(tree, frame, meta)
-
-
 def split_scores(name: str, workload: Workload, measured: np.ndarray, config: ExecutionConfig,
                  trials: int, seed: int) -> tuple[str, SharingLaw]:
-    """Fit both laws on the first 60 % by arrival; score the last 40 %; one table row each."""
+    """Fit on the first 60 % by arrival, score the last 40 %: processor sharing at its best
+    capacity, the fit as shipped (the full class), the class chosen on the latest training
+    queries (`--model-class auto`) and the weighted class, one table row each."""
     n = workload.queries.height
     first = np.arange(n) < round(0.6 * n)
     data = FitData(workload, measured, np.isfinite(measured) & (measured > 0))
-    fitted = fit_contention(data.restricted(first), config, trials=trials, seed=seed, bootstrap=0)
+    fits = {cls: fit_contention(data.restricted(first), config, trials=trials, seed=seed,
+                                bootstrap=0, model_class=cls)
+            for cls in ("full", "auto", "weighted")}
+    fitted = fits["full"]
     replayer = Replayer(workload, config)
     isolated = workload.queries["runtime_s"].to_numpy()
     held = ~first & data.scored
     lines = []
     figures = {}
-    for label, law in (("processor sharing", SharingLaw(
-            capacity=fitted.fit["processor_sharing"]["capacity"])), ("fitted law", fitted.law)):
+    rows = [("processor sharing", SharingLaw(capacity=fitted.fit["processor_sharing"]["capacity"])),
+            ("fitted law", fitted.law), ("  class auto", fits["auto"].law),
+            ("  class weighted", fits["weighted"].law)]
+    for label, law in rows:
         sim = replayer.latency_s(law)[held]
         live = measured[held]
         figures[label] = (float(np.median(log_errors(sim, live))),
@@ -99,9 +86,12 @@ def split_scores(name: str, workload: Workload, measured: np.ndarray, config: Ex
                  "   (held-out queries that overlapped no other: live vs their isolated runtime)")
     met = (new[0] <= min(0.30, ps[0] / 2) and abs(new[1]) <= 0.25 and abs(new[2]) <= 0.25
            and abs(new[3]) <= 0.05)
-    lines.append(f"{'':<21}targets (median |log| <= min(0.30, PS/2) = {min(0.30, ps[0] / 2):.3f}, "
-                 f"p50/p90 within 25 %, violation within 0.05): {'met' if met else 'MISSED'}")
-    lines.append(f"{'':<21}fitted: {law_summary(fitted.law)}")
+    lines.append(f"{'':<21}targets for the fitted law (median |log| <= min(0.30, PS/2) = "
+                 f"{min(0.30, ps[0] / 2):.3f}, p50/p90 within 25 %, violation within 0.05): "
+                 f"{'met' if met else 'MISSED'}")
+    selection = fits["auto"].fit["model_class"]
+    lines.append(f"{'':<21}fitted law (class full): {law_summary(fitted.law)}")
+    lines.append(f"{'':<21}class auto chose {selection['chosen']} ({selection['reason']})")
     return "\n".join(lines), fitted.law
 
 
@@ -137,55 +127,6 @@ def redshift_case() -> tuple[Workload, np.ndarray, ExecutionConfig]:
     return workload, measured, config
 
 
-def postgres_case(args: argparse.Namespace) -> tuple[Workload, np.ndarray, ExecutionConfig]:
-    """Calibrate TPC-H on local PostgreSQL, replay a Poisson workload at high load live."""
-    root = Path(tempfile.mkdtemp(prefix="autoslo-fidelity-"))
-    shutil.copytree(REPO / "data", root / "data", ignore=shutil.ignore_patterns(
-        "simulator_runs", "runs", "tuner_runs", "plots", "tuned"))
-    tree = DataTree(root / "data")
-    settings = LiveSettings(scale_factor=args.scale_factor)
-    config_path = tree.root / "execution_configs" / "fidelity" / "one-cluster.yml"
-    config_path.parent.mkdir(parents=True)
-    base = {"pool": {"clusters": [{"kind": "serverless", "rpu": 8, "max_concurrency": args.slots}]},
-            "prices": "prices/aws-us-east-1.yml"}
-    config_path.write_text(yaml.safe_dump(base))
-    print(f"postgres-light: calibrating {len(TEMPLATES)} TPC-H templates at scale factor "
-          f"{args.scale_factor:g} ...", flush=True)
-    folder = run_calibration(config_path, "tpch", tree, sizes=[8], repeats=3, templates=TEMPLATES,
-                             settings=settings, name="fidelity-calibrated")
-    calibration = yaml.safe_load((folder / "calibration.yml").read_text())
-    capacity = float(calibration["capacity"])
-    model = load_latency_model("models/fidelity-calibrated", tree)
-    if model is None:
-        raise SystemExit("calibration wrote no model")
-    isolated = dict(zip(TEMPLATES, model.predict(TEMPLATES, "serverless", 8), strict=True))
-    rate = args.load * min(capacity, args.slots) / float(np.mean(list(isolated.values())))
-    config_path.write_text(yaml.safe_dump({**base, "latency_model": {
-        "model": "models/fidelity-calibrated"}}))
-    folder = make_workload(tree, args.queries, round(rate, 3), args.seed)
-    combination = resolve_combination(tree.relative(folder), ConfigFile(
-        path="execution_configs/fidelity/one-cluster.yml"), tree)
-    print(f"postgres-light: replaying {args.queries} queries live at {rate:.2f}/s "
-          f"({args.load:.0%} of the calibrated service rate, capacity {capacity:.2f}) ...",
-          flush=True)
-    live = execute_live(combination, settings, tree)
-    live_queries = pl.read_parquet(live.folder / "queries.parquet")
-    workload = load_workload(combination.workload_path)
-    frame = workload.queries.with_columns(pl.col("template_id").replace_strict(
-        isolated, return_dtype=pl.Float64).alias("runtime_s"))
-    workload = Workload(id=workload.id, queries=frame)
-    ends = dict(zip(live_queries["query_id"].to_list(), live_queries["end_s"].to_list(),
-                    strict=True))
-    ok = set(live_queries.filter(pl.col("status") == "ok")["query_id"].to_list())
-    measured = np.array([ends[q] - a if q in ok else np.nan for q, a in
-                         zip(frame["query_id"].to_list(), frame["arrival_s"].to_list(), strict=True)])
-    config = ExecutionConfig.model_validate({**base, "prices": PRICES,
-                                             "contention": {"model": "processor_sharing",
-                                                            "capacity": 1.0}})
-    shutil.rmtree(root, ignore_errors=True)
-    return workload, measured, config
-
-
 def saved_case(folder: Path) -> tuple[Workload, np.ndarray, ExecutionConfig]:
     """A replay saved by benchmarks/heavy_target.py: workload.parquet (with the calibrated isolated
     runtime_s), the live queries.parquet and figures.yml (the cluster's size and cap)."""
@@ -206,20 +147,26 @@ def saved_case(folder: Path) -> tuple[Workload, np.ndarray, ExecutionConfig]:
     return workload, measured, config
 
 
-def heavy_case(args: argparse.Namespace) -> tuple[Workload, np.ndarray, ExecutionConfig]:
-    """Calibrate and replay on the duckdb target (benchmarks/heavy_target.py), then read it back."""
-    if args.heavy_from is not None:
-        return saved_case(args.heavy_from)
+def live_case(target: str, args: argparse.Namespace) -> tuple[Workload, np.ndarray, ExecutionConfig]:
+    """Calibrate and replay on a local target (benchmarks/heavy_target.py's code), save the
+    replay under `--save/<target>` (or a temporary folder) and read it back; `--live-from` reads
+    a saved one instead."""
+    if args.live_from is not None:
+        return saved_case(args.live_from / target)
     import heavy_target
 
-    out = Path(tempfile.mkdtemp(prefix="autoslo-heavy-"))
+    out = args.save or Path(tempfile.mkdtemp(prefix="autoslo-fidelity-"))
+    postgres = target == "postgres"
     settings = argparse.Namespace(
-        scale_factor=args.heavy_scale_factor, rpu=8, max_concurrency=None, mix="heavy",
-        queries=args.heavy_queries, load=0.95, repeats=3, seed=args.seed,
-        postgres_scale_factor=None, postgres_mix="fidelity")
-    heavy_target.measure("duckdb", settings, heavy_target.data_tree(out), out)
-    case = saved_case(out / "duckdb")
-    shutil.rmtree(out, ignore_errors=True)
+        scale_factor=args.heavy_scale_factor, rpu=8, mix="heavy", repeats=3, seed=args.seed,
+        max_concurrency=args.slots if postgres else None,
+        queries=args.queries if postgres else args.heavy_queries,
+        load=args.load if postgres else args.heavy_load,
+        postgres_scale_factor=args.scale_factor, postgres_mix="fidelity")
+    heavy_target.measure(target, settings, heavy_target.data_tree(out), out)
+    case = saved_case(out / target)
+    if args.save is None:
+        shutil.rmtree(out, ignore_errors=True)
     return case
 
 
@@ -253,32 +200,35 @@ def _timed(fn) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny data, few trials (CI)")
-    parser.add_argument("--no-live", action="store_true", help="skip the PostgreSQL case")
-    parser.add_argument("--scale-factor", type=float, default=0.1)
-    parser.add_argument("--queries", type=int, default=600)
-    parser.add_argument("--slots", type=int, default=8, help="the cluster's concurrency cap")
-    parser.add_argument("--load", type=float, default=0.9,
-                        help="arrival rate as a share of the calibrated service rate")
+    parser.add_argument("--no-live", action="store_true", help="only the real Redshift case")
+    parser.add_argument("--scale-factor", type=float, default=0.1, help="postgres: TPC-H scale")
+    parser.add_argument("--queries", type=int, default=600, help="postgres: queries replayed")
+    parser.add_argument("--slots", type=int, default=8, help="postgres: the concurrency cap")
+    parser.add_argument("--load", type=float, default=1.6,
+                        help="postgres: offered load, isolated work per second (0.8 of 2 cores)")
     parser.add_argument("--trials", type=int, default=300)
-    parser.add_argument("--no-heavy", action="store_true", help="skip the duckdb case")
-    parser.add_argument("--heavy-from", type=Path, default=None,
-                        help="read the duckdb case from a benchmarks/heavy_target.py output folder "
-                             "instead of calibrating and replaying it now")
-    parser.add_argument("--heavy-scale-factor", type=float, default=1.0)
-    parser.add_argument("--heavy-queries", type=int, default=300)
+    parser.add_argument("--heavy-scale-factor", type=float, default=1.0, help="duckdb: TPC-H scale")
+    parser.add_argument("--heavy-queries", type=int, default=400, help="duckdb: queries replayed")
+    parser.add_argument("--heavy-load", type=float, default=1.4,
+                        help="duckdb: offered load, isolated work per second")
+    parser.add_argument("--save", type=Path, default=None,
+                        help="keep each live replay in SAVE/<target>/ (workload, live queries, "
+                             "figures) to refit later with --live-from")
+    parser.add_argument("--live-from", type=Path, default=None,
+                        help="read the live cases from a --save folder (or heavy_target.py's "
+                             "--out) instead of calibrating and replaying now")
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
     if args.smoke:
         args.scale_factor, args.queries, args.trials = 0.01, 80, 40
-        args.heavy_scale_factor, args.heavy_queries = 0.01, 60
+        args.heavy_scale_factor, args.heavy_queries = 0.05, 60
     import os
 
     print(f"load average at start: {os.getloadavg()}", flush=True)
     cases = [("redshift-serverless", redshift_case)]
-    if not args.no_live:
-        cases.append(("postgres-light", lambda: postgres_case(args)))
-    if not args.no_heavy and (not args.no_live or args.heavy_from is not None):
-        cases.append(("duckdb-heavy", lambda: heavy_case(args)))
+    if not args.no_live or args.live_from is not None:
+        cases += [("postgres-light", lambda: live_case("postgres", args)),
+                  ("duckdb-heavy", lambda: live_case("duckdb", args))]
     rows = []
     fitted_law = None
     for name, build in cases:

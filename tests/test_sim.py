@@ -57,9 +57,24 @@ def make_config(clusters: list[dict], contention: dict | None = None, router: st
     })
 
 
+def assert_engine_variants_agree(args: tuple) -> None:
+    """The general compiled engine gives the plain one's results, array for array, wherever the
+    plain one applies (the dispatcher picks plain for processor sharing)."""
+    from autoslo.sim import _engine
+
+    law, weight, memory = args[9], args[10], args[11]
+    if weight.shape[0] or memory.shape[0] or law[_engine.LAW_SLOWDOWN_EXPONENT] != 1.0 or (
+            law[_engine.LAW_WARMUP_S] > 0 and law[_engine.LAW_COLD_FRACTION] != 1.0):
+        return
+    plain, general = _engine._plain_loop(*args), _engine._general_loop(*args)
+    for a, b in zip(plain, general, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def run_all_engines(workload: Workload, config: ExecutionConfig) -> dict[str, tuple]:
     """Per-query (start, end, status, cluster) from every engine that applies."""
     prepared = prepare(workload, config, None)
+    assert_engine_variants_agree(prepared.engine_args())
     ref = reference_simulate(prepared)
     out = {"reference": (ref[0], ref[1], ref[2], ref[3], ref[5])}
     engines = ["event"]

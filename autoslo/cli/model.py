@@ -15,6 +15,15 @@ if TYPE_CHECKING:
     from autoslo.datatree import DataTree
 
 
+class ModelClassOption(StrEnum):
+    """Which contention-law class `model fit-contention` fits (see autoslo.sim.fit)."""
+
+    full = "full"
+    weighted = "weighted"
+    processor_sharing = "processor_sharing"
+    auto = "auto"
+
+
 class MemoryOption(StrEnum):
     """How `model fit-contention` models memory (see autoslo.perf.contention)."""
 
@@ -119,6 +128,11 @@ def model_fit_contention(
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap refits for the spread.")] = 20,
     fit_fraction: Annotated[float, typer.Option(
         help="Fit on this first share of the queries by arrival (the rest held out).")] = 1.0,
+    model_class: Annotated[ModelClassOption, typer.Option(
+        help="The law's class: full (weights, slowdown exponent, warm-up, memory), weighted (no "
+             "warm-up or memory), processor_sharing, or auto (the simplest class within one "
+             "standard error of the best on the latest quarter of the fitted queries).")
+    ] = ModelClassOption.full,
 ) -> None:
     """Fit how concurrent queries slow each other from a live run, with the simulator in the fit."""
     from autoslo.config import parse_params
@@ -127,7 +141,8 @@ def model_fit_contention(
 
     report = fit_from_files(ctx.obj, workload, results, config, out, params=parse_params(param or []),
                             trials=trials, seed=seed, memory=memory.value, bootstrap=bootstrap,
-                            fit_fraction=fit_fraction, command=command_line(), say=typer.echo)
+                            fit_fraction=fit_fraction, command=command_line(),
+                            model_class=model_class.value, say=typer.echo)
     fit = report.model.fit
     typer.echo(f"fitted: {law_summary(report.model.law)}; median |log error| "
                f"{fit['fitted']['median_abs_log_error']:.3f} vs processor sharing "

@@ -33,6 +33,12 @@ from autoslo.sim._prepare import Prepared, prepare
 from autoslo.workload import Workload
 
 MemoryMode = Literal["none", "admission", "spill"]  # how the fit models memory, if at all
+# the nested model classes the fit chooses among, simplest first: processor sharing (capacity),
+# weighted (+ per-template weights and the slowdown exponent), full (+ warm-up and memory)
+Family = Literal["processor_sharing", "weighted", "full"]
+FAMILIES: tuple[Family, ...] = ("processor_sharing", "weighted", "full")
+VALIDATION_FRACTION = 0.25  # the latest share of the scored queries the model class is chosen on
+MIN_VALIDATION = 15         # fewer held-out queries than this cannot choose: the full class is fitted
 MIN_OVERLAPPING = 20  # queries that ran while another one ran: fewer determine nothing
 RESULT_COLUMNS = ("query_id", "cluster_id", "start_s", "end_s")
 
@@ -171,11 +177,17 @@ class _Space:
     horizon_s: float
     memory: MemoryMode
     max_capacity: float = 64.0  # a physical limit (e.g. a local machine's cores) bounds the search
+    family: Family = "full"
 
     def bounds(self) -> dict[str, tuple[float, float, bool]]:
-        space = {"capacity": (0.05, self.max_capacity, True), "weight_exponent": (-1.0, 1.5, False),
-                 "slowdown_exponent": (0.25, 4.0, True), "cold_fraction": (0.01, 1.0, True),
-                 "warmup_s": (0.0, max(self.horizon_s, 1.0), False)}
+        space = {"capacity": (0.05, self.max_capacity, True)}
+        if self.family == "processor_sharing":
+            return space
+        space |= {"weight_exponent": (-1.0, 1.5, False), "slowdown_exponent": (0.25, 4.0, True)}
+        if self.family == "weighted":
+            return space
+        space |= {"cold_fraction": (0.01, 1.0, True),
+                  "warmup_s": (0.0, max(self.horizon_s, 1.0), False)}
         if self.memory != "none":
             space |= {"memory_budget": (0.1, 1e4, True), "memory_exponent": (-1.0, 1.5, False)}
         if self.memory == "spill":
@@ -183,8 +195,10 @@ class _Space:
         return space
 
     def law(self, values: dict[str, float]) -> SharingLaw:
-        merged = {"capacity": 1.0, **values, "memory_admission": self.memory == "admission"}
-        if self.memory == "none":
+        free = self.bounds()
+        merged = {"capacity": 1.0, **{k: v for k, v in values.items() if k in free},
+                  "memory_admission": self.memory == "admission" and "memory_budget" in free}
+        if "memory_budget" not in free:
             merged.pop("memory_budget", None)
             merged.pop("memory_exponent", None)
         return SharingLaw.model_validate(merged)
@@ -192,9 +206,13 @@ class _Space:
     def anchors(self, start: SharingLaw) -> list[SharingLaw]:
         """Fixed starting points across the basins seen in real logs: equal or heavier shares,
         warm from the start or cold for a quarter or half of the log."""
+        if self.family == "processor_sharing":
+            return []
         laws = []
+        colds = ((1.0, 0.0),) if self.family == "weighted" else (
+            (1.0, 0.0), (0.1, 0.25 * self.horizon_s), (0.1, 0.5 * self.horizon_s))
         for weight in (0.0, 0.5):
-            for cold, warmup in ((1.0, 0.0), (0.1, 0.25 * self.horizon_s), (0.1, 0.5 * self.horizon_s)):
+            for cold, warmup in colds:
                 laws.append(start.model_copy(update={
                     "weight_exponent": weight, "cold_fraction": cold, "warmup_s": warmup}))
         return laws
@@ -221,11 +239,15 @@ class _Space:
 def fit_contention(data: FitData, config: ExecutionConfig, *, model: LatencyModel | None = None,
                    trials: int = 300, seed: int = 0, memory: MemoryMode = "none", bootstrap: int = 20,
                    objective: Literal["mean", "median"] = "mean", say: Callable[[str], None] | None = None,
-                   max_capacity: float = 64.0) -> ContentionModel:
+                   max_capacity: float = 64.0, model_class: Family | Literal["auto"] = "full"
+                   ) -> ContentionModel:
     """Fit the sharing law to the scored queries; bootstrap its uncertainty; report the figures.
 
     `objective`: the mean (default) or the median of the per-query |log error| is minimised;
-    `max_capacity` bounds the capacity searched (a local target cannot beat its cores).
+    `max_capacity` bounds the capacity searched (a local target cannot beat its cores);
+    `model_class` fixes the class or, with "auto", chooses it on the latest training queries. The
+    full class is the default: on the real Redshift workgroup, choosing on its latest 22 training
+    queries picked processor sharing, which predicted the held-out rest worse (benchmarks/fidelity.py).
     """
     if not 0.05 < max_capacity <= 64.0:
         raise InputError(f"must be in (0.05, 64], got {max_capacity}", field="max_capacity")
@@ -243,20 +265,26 @@ def fit_contention(data: FitData, config: ExecutionConfig, *, model: LatencyMode
 
     uniform = np.ones(int(scored.sum()))
     ps_law, ps_loss = _best_processor_sharing(lambda law: loss(law, uniform), max_capacity)
-    law = _search(space, lambda candidate: loss(candidate, uniform), ps_law, trials, seed)
+    selection = _select_family(replayer, data, space, objective, trials, seed, max_capacity) \
+        if model_class == "auto" else {"chosen": model_class, "reason": "fixed (model_class)"}
+    space = dataclasses.replace(space, family=selection["chosen"])
+    law = ps_law if space.family == "processor_sharing" else _search(
+        space, lambda candidate: loss(candidate, uniform), ps_law, trials, seed)
+    if say and model_class == "auto":
+        say(f"model class {space.family} ({selection['reason']})")
     if say:
         say(f"fitted on {int(scored.sum())} queries: mean |log error| {loss(law, uniform):.3f} "
             f"(processor sharing at its best capacity {ps_law.capacity:.3f}: {ps_loss:.3f})")
     rng = np.random.default_rng(seed)
     samples = []
-    for b in range(bootstrap):
+    for b in range(bootstrap):  # each resample searched afresh (short), so the spread is honest
         weights = rng.multinomial(int(scored.sum()), uniform / uniform.sum()).astype(float)
         samples.append(_search(space, lambda candidate, w=weights: loss(candidate, w), law,
-                               max(20, trials // 5), seed + 1 + b, refine_only=True))
+                               max(20, trials // 5), seed + 1 + b))
     figures = fit_figures(replayer.latency_s(law), replayer.latency_s(ps_law), data)
     fit: dict[str, Any] = {
         "seed": seed, "trials": trials, "bootstrap": bootstrap, "memory": memory,
-        "max_capacity": max_capacity,
+        "max_capacity": max_capacity, "model_class": selection,
         "queries_scored": int(scored.sum()), "mean_abs_log_error": round(loss(law, uniform), 6),
         "processor_sharing": {"capacity": round(ps_law.capacity, 6),
                               "mean_abs_log_error": round(ps_loss, 6)},
@@ -268,6 +296,50 @@ def fit_contention(data: FitData, config: ExecutionConfig, *, model: LatencyMode
                    "p95": _round(np.percentile(v, 95))}
             for name in space.bounds() if (v := [getattr(s, name) for s in samples])}
     return ContentionModel(law=law, samples=tuple(samples), fit=fit)
+
+
+def _select_family(replayer: Replayer, data: FitData, space: _Space, objective: str, trials: int,
+                   seed: int, max_capacity: float) -> dict[str, Any]:
+    """Choose the model class by how well it predicts what it was not fitted on: each class is
+    fitted on the earlier scored queries (by arrival) and scored on the latest
+    `VALIDATION_FRACTION`. The simplest class within one standard error of the best class's
+    held-out error wins (the one-standard-error rule of cross-validation): a richer class that only
+    fits its own log better is not chosen."""
+    order = np.flatnonzero(data.scored)  # arrival order
+    held = round(VALIDATION_FRACTION * order.shape[0])
+    early = np.zeros_like(data.scored)
+    early[order[:order.shape[0] - held]] = True
+    late = data.scored & ~early
+    starts, ends = replayer.prepared.arrival, replayer.prepared.arrival + np.nan_to_num(
+        data.measured_latency_s)
+    if held < MIN_VALIDATION or _overlapping(starts, ends, early) < MIN_OVERLAPPING:
+        return {"chosen": "full", "reason": f"{held} held-out queries: too few to choose a class "
+                f"(needs {MIN_VALIDATION}), the full class is fitted"}
+    measured = data.measured_latency_s
+
+    def errors_on(mask: np.ndarray, law: SharingLaw) -> np.ndarray:
+        return log_errors(replayer.latency_s(law)[mask], measured[mask])
+
+    def fit_early(law: SharingLaw) -> float:
+        errors = errors_on(early, law)
+        return float(np.median(errors) if objective == "median" else np.mean(errors))
+
+    ps_law, _ = _best_processor_sharing(fit_early, max_capacity)
+    held_out: dict[str, np.ndarray] = {}
+    for family in FAMILIES:
+        law = ps_law if family == "processor_sharing" else _search(
+            dataclasses.replace(space, family=family), fit_early, ps_law, trials, seed)
+        held_out[family] = errors_on(late, law)
+    best = min(FAMILIES, key=lambda f: (float(held_out[f].mean()), FAMILIES.index(f)))
+
+    errors = held_out[best]
+    bar = float(errors.mean()) + float(errors.std(ddof=1)) / math.sqrt(errors.shape[0])
+    chosen = next(f for f in FAMILIES if float(held_out[f].mean()) <= bar)
+    means = {f: _round(e.mean()) for f, e in held_out.items()}
+    return {"chosen": chosen, "validation_queries": held, "held_out_mean_abs_log_error": means,
+            "reason": f"held-out mean |log error| on the latest {held} queries: " + ", ".join(
+                f"{f} {v:.3f}" for f, v in means.items()) + "; the simplest within one standard "
+                "error of the best"}
 
 
 def fit_figures(simulated: np.ndarray, processor_sharing: np.ndarray, data: FitData
@@ -381,6 +453,7 @@ def fit_from_files(tree: DataTree, workload_path: Path, results_paths: list[Path
                    config_path: Path, out: Path, *, params: dict[str, Any] | None = None,
                    trials: int = 300, seed: int = 0, memory: MemoryMode = "none", bootstrap: int = 20,
                    fit_fraction: float = 1.0, command: str | None = None,
+                   model_class: Family | Literal["auto"] = "full",
                    say: Callable[[str], None] | None = None) -> FitReport:
     """`autoslo model fit-contention`: check every input, fit, and write the model folder."""
     from autoslo.config import resolve_execution_config
@@ -412,7 +485,7 @@ def fit_from_files(tree: DataTree, workload_path: Path, results_paths: list[Path
         data = data.restricted(np.arange(n) < round(fit_fraction * n))
     model = load_latency_model(config.latency_model.model, tree)
     fitted = fit_contention(data, config, model=model, trials=trials, seed=seed, memory=memory,
-                            bootstrap=bootstrap, say=say)
+                            bootstrap=bootstrap, model_class=model_class, say=say)
     fitted = dataclasses.replace(fitted, fit={
         **fitted.fit, "workload": display_path(workload_path),
         "results": [display_path(p) for p in results_paths], "config": display_path(config_path),

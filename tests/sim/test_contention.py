@@ -107,6 +107,34 @@ def test_the_fit_recovers_known_parameters_from_a_simulated_log() -> None:
     assert set(fitted.fit["parameter_spread"]) >= {"capacity", "weight_exponent"}
 
 
+def test_the_model_class_is_chosen_on_queries_it_was_not_fitted_on() -> None:
+    # a processor-sharing warehouse measured with noise: the richer classes fit the noise of the
+    # early queries, so the held-out latest quarter chooses processor sharing
+    data, workload = synthetic_log(SharingLaw(capacity=2.0), n=300)
+    noise = np.random.default_rng(1).lognormal(0.0, 0.3, data.measured_latency_s.shape[0])
+    noisy = FitData(workload, data.measured_latency_s * noise, data.scored)
+    config = make_config(SERVERLESS, contention={"model": "processor_sharing", "capacity": 1})
+    fitted = fit_contention(noisy, config, trials=60, seed=0, bootstrap=0, model_class="auto")
+    selection = fitted.fit["model_class"]
+    assert selection["chosen"] == "processor_sharing", selection
+    assert set(selection["held_out_mean_abs_log_error"]) == {"processor_sharing", "weighted", "full"}
+    assert fitted.law == SharingLaw(capacity=fitted.law.capacity)
+    assert fitted.law.capacity == pytest.approx(2.0, rel=0.15)
+    # a log with heavy-query shares chooses the weighted class (tested above: it recovers them)
+    weighted, _ = synthetic_log(SharingLaw(capacity=2.0, weight_exponent=0.5), n=300)
+    chosen = fit_contention(weighted, config, trials=60, seed=0, bootstrap=0,
+                            model_class="auto").fit["model_class"]
+    assert chosen["chosen"] in ("weighted", "full"), chosen
+
+
+def test_too_few_queries_to_choose_fit_the_full_class() -> None:
+    data, _ = synthetic_log(SharingLaw(capacity=1.5), n=40)
+    config = make_config(SERVERLESS, contention={"model": "processor_sharing", "capacity": 1})
+    selection = fit_contention(data, config, trials=20, seed=0, bootstrap=0,
+                               model_class="auto").fit["model_class"]
+    assert selection["chosen"] == "full" and "too few to choose" in selection["reason"]
+
+
 def test_the_fit_is_deterministic_for_a_seed() -> None:
     data, _ = synthetic_log(SharingLaw(capacity=1.5, weight_exponent=0.3), n=120)
     config = make_config(SERVERLESS, contention={"model": "processor_sharing", "capacity": 1})
