@@ -9,8 +9,8 @@ violation-rate error of an SLO of 3x each query's isolated latency.
 Cases:
   redshift-serverless  the real 16-RPU workgroup log under data/redshift-serverless (149 queries)
   postgres-light       calibrate 14 TPC-H templates at SF 0.1 on a local PostgreSQL cluster, then
-                       replay an open-loop Poisson workload live on it (8 slots, offered load 1.6
-                       isolated seconds per second, 0.8 of the machine's 2 cores)
+                       replay an open-loop Poisson workload live on it (8 slots, offered load 1.2
+                       isolated seconds per second, about 0.8 of its best capacity, 1.5)
   duckdb-heavy         calibrate and replay TPC-H SF 1 on the duckdb target (8 RPU = 256 MB, one
                        thread per cluster; heavy joins beside light scans) at offered load 1.4
 Both live cases run `benchmarks/heavy_target.py`'s calibration and replay back to back; `--save DIR`
@@ -204,8 +204,9 @@ def main() -> None:
     parser.add_argument("--scale-factor", type=float, default=0.1, help="postgres: TPC-H scale")
     parser.add_argument("--queries", type=int, default=600, help="postgres: queries replayed")
     parser.add_argument("--slots", type=int, default=8, help="postgres: the concurrency cap")
-    parser.add_argument("--load", type=float, default=1.6,
-                        help="postgres: offered load, isolated work per second (0.8 of 2 cores)")
+    parser.add_argument("--load", type=float, default=1.2,
+                        help="postgres: offered load, isolated work per second (about 0.8 of the "
+                             "1.5 cores processor sharing finds on this machine)")
     parser.add_argument("--trials", type=int, default=300)
     parser.add_argument("--heavy-scale-factor", type=float, default=1.0, help="duckdb: TPC-H scale")
     parser.add_argument("--heavy-queries", type=int, default=400, help="duckdb: queries replayed")
