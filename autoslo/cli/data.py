@@ -101,13 +101,22 @@ app.add_typer(live_app, name="live")
 @live_app.command("cleanup")
 def live_cleanup(
     ctx: typer.Context,
-    target: Annotated[str, typer.Option(help="postgres (local servers) or redshift.")] = "postgres",
+    target: Annotated[str, typer.Option(
+        help="postgres (local servers), duckdb (spill folders) or redshift.")] = "postgres",
     region: Annotated[str | None, typer.Option(help="redshift: AWS region.")] = None,
     everything: Annotated[bool, typer.Option(
         "--all", help="redshift: also remove tagged resources of runs not in this data tree.")
     ] = False,
 ) -> None:
-    """Remove clusters left behind by live runs that died (found by their run tag)."""
+    """Mark live runs that were killed `incomplete` and remove the clusters they left behind."""
+    from autoslo.live.records import settle_dead_runs
+
+    if target not in ("postgres", "duckdb", "redshift"):
+        raise typer.BadParameter(f"--target must be postgres, duckdb or redshift, got {target!r}")
+    settled = settle_dead_runs(ctx.obj)
+    typer.echo(f"marked {len(settled)} killed run(s) incomplete"
+               + "".join(f"\n  {r.run_timestamp} ({r.workload_id} / {r.execution_config_id})"
+                         for r in settled))
     if target == "redshift":
         from autoslo.config.manifests import LiveSettings
         from autoslo.live.run import cleanup_redshift
@@ -117,10 +126,13 @@ def live_cleanup(
         typer.echo(f"removed {len(gone)} orphaned Redshift resource(s)"
                    + "".join(f"\n  {name}" for name in gone))
         return
-    if target != "postgres":
-        raise typer.BadParameter(f"--target must be postgres or redshift, got {target!r}")
-    from autoslo.live.postgres import cleanup_orphans
+    if target == "duckdb":
+        from autoslo.live import duckdb
 
-    removed = cleanup_orphans()
+        removed = duckdb.cleanup_orphans()
+    else:
+        from autoslo.live.postgres import cleanup_orphans
+
+        removed = cleanup_orphans()
     typer.echo(f"removed {len(removed)} orphaned local cluster(s)"
                + "".join(f"\n  {path}" for path in removed))

@@ -267,15 +267,22 @@ class PoolController:
 
     def abort_unfinished(self, t: float) -> None:
         """End the replay at t: queries that did not end are aborted (never routed: cluster 0)."""
-        for j in range(self.n):
-            if self.status[j] < 0:
-                self.status[j] = STATUS_ABORTED
-                moment = max(t, float(self.p.arrival[j]))
-                if np.isnan(self.start[j]):
-                    self.start[j] = moment
-                self.end[j] = moment
-                if self.cluster[j] < 0:
-                    self.cluster[j] = 0
+        self.start, self.end, self.status, self.cluster = self.ended_at(t)
+
+    def ended_at(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of (start, end, status, cluster) as if the replay ended at t, the controller
+        unchanged: a query that did not end is aborted at t (or at its arrival, if later), one
+        never started starts then too, one never routed is on cluster 0 (billing needs finite
+        times and a cluster; the result table nulls an aborted query's times)."""
+        start, end = self.start.copy(), self.end.copy()
+        status, cluster = self.status.copy(), self.cluster.copy()
+        open_ = status < 0
+        moment = np.maximum(t, self.p.arrival)
+        start = np.where(open_ & np.isnan(start), moment, start)
+        end = np.where(open_, moment, end)
+        cluster[open_ & (cluster < 0)] = 0
+        status[open_] = STATUS_ABORTED
+        return start, end, status, cluster
 
     def lives(self, t: float) -> dict[str, np.ndarray]:
         """Each cluster's spec, origin and life times (removed at `t` at the latest), as the engine's."""

@@ -4,13 +4,18 @@ Each live run owns `data/runs/<run_timestamp>/run.yml` and rewrites only that fi
 different machines (or several executes at once) never overwrite each other's rows. The index is
 a cache: `rebuild_run_index` regenerates it from every record under a file lock and renames it
 into place, so readers see the old index or the new one, never a mix and never a lost row.
+
+A run holds its folder's `.alive.lock` while it lives; the kernel drops the lock when the process
+dies, even by SIGKILL. `settle_dead_runs` (called by the next live run and `autoslo live cleanup`)
+marks a `running` record whose lock is free `incomplete`, keeping the tables it checkpointed.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import fcntl
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Literal, get_args
+from typing import IO, Literal, get_args
 
 import yaml
 
@@ -22,6 +27,7 @@ from autoslo.ids import parse_run_timestamp
 RunStatus = Literal["running", "complete", "incomplete", "failed"]
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 RUN_RECORD = "run.yml"
+RUN_LOCK = ".alive.lock"
 _LOCK_TIMEOUT_S = 120.0
 
 
@@ -103,3 +109,37 @@ def newest_run(records: list[RunRecord], workload_id: str, execution_config_id: 
                and r.execution_config_id == execution_config_id
                and (not completed_only or r.status == "complete")]
     return max(matches, key=lambda r: r.run_timestamp) if matches else None
+
+
+def hold_run_lock(folder: Path) -> IO[str]:
+    """Hold the run folder's lock while the run lives; the kernel drops it if the process dies."""
+    handle = (folder / RUN_LOCK).open("w")
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return handle
+
+
+def run_is_alive(folder: Path) -> bool:
+    """Whether a living process still holds the run folder's lock."""
+    lock = folder / RUN_LOCK
+    if not lock.is_file():
+        return False
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+    return False
+
+
+def settle_dead_runs(tree: DataTree) -> list[RunRecord]:
+    """Mark `incomplete` every run recorded as `running` that no living process holds (it was
+    killed), keeping whatever tables it wrote; rebuilds the index when one changed. Returns the
+    settled records. A run writes `running` only after taking its lock, so a free lock means dead."""
+    settled = []
+    for record in scan_run_records(tree):
+        if record.status == "running" and not run_is_alive(tree.run_dir(record.run_timestamp)):
+            settled.append(replace(record, status="incomplete"))
+            write_run_record(tree, settled[-1])
+    if settled:
+        rebuild_run_index(tree)
+    return settled

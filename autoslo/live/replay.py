@@ -13,6 +13,8 @@ comes from `autoslo.sim.prepare`, so routing inputs are identical in both.
 On the postgres target a requested cluster becomes ready no earlier than the config's
 `spin_up_delay_s` (local servers start in a second; Redshift's take minutes, which the config
 states). Stopping (SIGINT/SIGTERM via `stop`) aborts what has not finished; the caller tears down.
+With a `checkpoint` callback the loop hands it the results so far every `checkpoint_every_s` (as
+if the replay ended then), so a run killed outright (SIGKILL) still leaves what it recorded.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class ReplayResult:
     complete: bool
     dispatch_lag_s: np.ndarray            # how late each query was sent after its arrival offset
     wall_s: float
+    started: np.ndarray                   # whether each query began running before the end
 
 
 class Replay:
@@ -55,7 +58,9 @@ class Replay:
     def __init__(self, prepared: Prepared, sql_of: Callable[[int], str], query_ids: np.ndarray,
                  provisioner: Provisioner, driver: Driver, *, run_tag: str,
                  emulate_spin_up_delay: bool, stop: threading.Event | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None,
+                 checkpoint: Callable[[ReplayResult], None] | None = None,
+                 checkpoint_every_s: float = 1.0) -> None:
         self.p = prepared
         self.sql_of = sql_of
         self.query_ids = query_ids
@@ -65,6 +70,9 @@ class Replay:
         self.emulate_delay = emulate_spin_up_delay
         self.stop = stop or threading.Event()
         self.progress = progress
+        self.checkpoint = checkpoint
+        self.checkpoint_every_s = checkpoint_every_s
+        self.next_checkpoint = 0.0
         self.ctl = PoolController(prepared, [warehouse_enforces(spec, driver) for spec in prepared.specs])
         self.endpoint: dict[int, Endpoint] = {}
         self.idle_connections: dict[int, list[Any]] = {}
@@ -209,6 +217,8 @@ class Replay:
             self._carry_out(ctl.advance(self.now()))  # drains, teardowns, spin-ups, arrivals
             if ctl.finished:
                 break
+            if self.checkpoint is not None and self.now() >= self.next_checkpoint:
+                self._checkpoint()
             wait = max(0.0, min(ctl.next_due() - self.now(), 0.25))
             if wait > 0:
                 try:
@@ -217,11 +227,29 @@ class Replay:
                     held = None
         return self._wrap_up(time.monotonic() - began)
 
+    def _checkpoint(self) -> None:
+        """Hand the results so far to the checkpoint callback; the next one comes after
+        `checkpoint_every_s`, or later if writing took long (at most 10 % of the loop's time)."""
+        assert self.checkpoint is not None
+        began = self.now()
+        self.checkpoint(self.snapshot())
+        took = self.now() - began
+        self.next_checkpoint = self.now() + max(self.checkpoint_every_s, 9 * took)
+
+    def snapshot(self) -> ReplayResult:
+        """The results as if the replay ended now (unfinished queries aborted); nothing changes."""
+        ctl = self.ctl
+        t = self.now()
+        start, end, status, cluster = ctl.ended_at(t)
+        return ReplayResult(start, end, status, cluster, ctl.queue.copy(), ctl.lives(t),
+                            list(ctl.errors), False, ctl.lag.copy(), t, ~np.isnan(ctl.start))
+
     def _wrap_up(self, wall_s: float) -> ReplayResult:
         """Abort what did not finish, close connections and lay out the result arrays."""
         ctl = self.ctl
         t = self.now()
         complete = not self.stop.is_set()
+        started = ~np.isnan(ctl.start)
         ctl.abort_unfinished(t)
         self.pool.shutdown(wait=complete, cancel_futures=True)
         for thread in self.removals:
@@ -231,7 +259,7 @@ class Replay:
                 self.driver.close(connection)
         self.idle_connections = {}
         return ReplayResult(ctl.start, ctl.end, ctl.status, ctl.cluster, ctl.queue, ctl.lives(t),
-                            ctl.errors, complete, ctl.lag, wall_s)
+                            ctl.errors, complete, ctl.lag, wall_s, started)
 
     def endpoints(self) -> list[Endpoint]:
         """Every endpoint this replay started that has not been handed to a removal yet."""

@@ -2,9 +2,11 @@
 
 Every run gets `data/runs/<run_timestamp>/` (never reused) with `run.yml` written first as
 `running`, then `complete` or `incomplete` (stopped by SIGINT/SIGTERM; the results so far are kept,
-unfinished queries marked aborted). `data/runs/map.yml` is rebuilt from the records after each
-change. Clusters the run started are torn down in every case but SIGKILL, whose orphans the next
-run (or `autoslo live cleanup`) removes.
+unfinished queries marked aborted, with no latency). While it replays, the tables so far are
+checkpointed into the folder about every second, so a run killed outright (SIGKILL) keeps what it
+recorded: the next live run (or `autoslo live cleanup`) marks its record `incomplete`.
+`data/runs/map.yml` is rebuilt from the records after each change. Clusters the run started are
+torn down in every case but SIGKILL, whose orphans the next run (or `autoslo live cleanup`) removes.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -25,9 +27,19 @@ from autoslo.combinations import Combination
 from autoslo.config.manifests import LiveSettings
 from autoslo.datatree import DataTree, display_path
 from autoslo.errors import InputError
-from autoslo.live.records import RunRecord, rebuild_run_index, write_run_record
+from autoslo.live.records import (
+    RunRecord,
+    hold_run_lock,
+    rebuild_run_index,
+    run_is_alive,
+    settle_dead_runs,
+    write_run_record,
+)
 from autoslo.live.target import Driver, Provisioner
 from autoslo.workload import Workload
+
+if TYPE_CHECKING:
+    from autoslo.live.replay import ReplayResult
 
 
 @dataclass(frozen=True)
@@ -92,7 +104,7 @@ def execute_live(combination: Combination, settings: LiveSettings, tree: DataTre
     """Replay one combination on the live target; results land in a new data/runs folder."""
     from autoslo.live.replay import Replay
     from autoslo.perf import load_latency_model
-    from autoslo.sim import ClusterLives, prepare, tabulate
+    from autoslo.sim import prepare
     from autoslo.workload import load_workload
 
     workload = load_workload(combination.workload_path)
@@ -104,6 +116,7 @@ def execute_live(combination: Combination, settings: LiveSettings, tree: DataTre
     sql = sql_for(workload, settings, tree)
     if settings.target == "redshift":
         (say or (lambda _: None))(redshift_guard(config, workload, settings, yes=yes))
+    settle_dead_runs(tree)  # runs killed earlier stop saying `running`
     stamp, folder = tree.create_run_dir()
     alive = hold_run_lock(folder)
     record = RunRecord(stamp, combination.workload_id, combination.execution_config_id, "running",
@@ -113,39 +126,33 @@ def execute_live(combination: Combination, settings: LiveSettings, tree: DataTre
     provisioner: Provisioner | None = None
     replay: Replay | None = None
     status = "failed"
+
+    def tables(result: ReplayResult) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+        return live_tables(result, workload, config, prepared, combination, settings, stamp,
+                           runtimes_known=runtimes_known)
+
+    def checkpoint(result: ReplayResult) -> None:
+        queries, clusters, summary = tables(result)
+        _write_tables(folder, queries, clusters, summary, result.errors,
+                      workload.queries["query_id"])
+
     try:
         provisioner, driver = open_target(settings, tree, stamp)
         provisioner.check(prepared.specs)
         replay = Replay(prepared, sql.__getitem__, workload.queries["query_id"].to_numpy(),
                         provisioner, driver, run_tag=stamp,
                         emulate_spin_up_delay=settings.target != "redshift", stop=stop,
-                        progress=progress)
+                        progress=progress, checkpoint=checkpoint)
         result = replay.run()
         status = "complete" if result.complete else "incomplete"
-        lives = ClusterLives(**result.lives)
-        tables = tabulate(workload, config, prepared, result.start, result.end,
-                          result.status, result.cluster, result.queue, lives,
-                          f"live-{settings.target}", seconds=result.wall_s,
-                          execution_config_id=combination.execution_config_id)
-        queries = tables.queries if runtimes_known else tables.queries.with_columns(
-            pl.lit(None, pl.Float64).alias("isolated_s"))
-        summary = dict(tables.summary)
-        summary.pop("simulator_version", None)
-        summary.pop("simulation_s", None)
-        summary.update({
-            "run_timestamp": stamp, "target": settings.target, "complete": result.complete,
-            "wall_s": round(result.wall_s, 3),
-            "dispatch_lag_s": {"p50": _quantile(result.dispatch_lag_s, 0.5),
-                               "p99": _quantile(result.dispatch_lag_s, 0.99)},
-            "errors": len(result.errors),
-        })
+        queries, clusters, summary = tables(result)
         if hasattr(driver, "collect"):
             history = [row for endpoint in replay.endpoints()
                        for row in driver.collect(endpoint, stamp)]
             if history:
                 pl.DataFrame(history).write_parquet(folder / "sys_query_history.parquet")
             summary["sys_query_history_rows"] = len(history)
-        _write_tables(folder, queries, tables.clusters, summary, result.errors,
+        _write_tables(folder, queries, clusters, summary, result.errors,
                       workload.queries["query_id"])
         return LiveOutcome(RunRecord(stamp, record.workload_id, record.execution_config_id,
                                      status, settings.target), folder, summary)  # type: ignore[arg-type]
@@ -159,6 +166,65 @@ def execute_live(combination: Combination, settings: LiveSettings, tree: DataTre
                                          status, settings.target))  # type: ignore[arg-type]
         rebuild_run_index(tree)
         alive.close()
+
+
+def live_tables(result: ReplayResult, workload: Workload, config: Any, prepared: Any,
+                combination: Combination, settings: LiveSettings, stamp: str, *,
+                runtimes_known: bool) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """The query table, cluster table and summary of a replay's results (final or so far).
+
+    An aborted query has no end and no latency (null), one that never started no start and no
+    queue time either; billing still counts the seconds it ran. The summary's latency percentiles
+    count every query that did not finish ok as infinitely slow, as `autoslo compare` and the
+    plots do, so the three agree; its mean is over the queries that finished ok.
+    """
+    from autoslo.sim import ClusterLives, tabulate
+
+    lives = ClusterLives(**result.lives)
+    tabulated = tabulate(workload, config, prepared, result.start, result.end, result.status,
+                         result.cluster, result.queue, lives, f"live-{settings.target}",
+                         seconds=result.wall_s, execution_config_id=combination.execution_config_id)
+    aborted = pl.col("status") == "aborted"
+    never_started = pl.Series("never_started", ~result.started)
+    queries = tabulated.queries.with_columns(never_started).with_columns(
+        *(pl.when(aborted).then(None).otherwise(pl.col(c)).alias(c) for c in ("end_s", "latency_s")),
+        *(pl.when(aborted & pl.col("never_started")).then(None).otherwise(pl.col(c)).alias(c)
+          for c in ("start_s", "queue_s")),
+    ).drop("never_started")
+    if not runtimes_known:
+        queries = queries.with_columns(pl.lit(None, pl.Float64).alias("isolated_s"))
+    summary = dict(tabulated.summary)
+    summary.pop("simulator_version", None)
+    summary.pop("simulation_s", None)
+    summary["latency_s"] = latency_summary(queries)
+    summary["queue_s_mean"] = _rounded(queries["queue_s"].mean())
+    summary.update({
+        "run_timestamp": stamp, "target": settings.target, "complete": result.complete,
+        "wall_s": round(result.wall_s, 3),
+        "dispatch_lag_s": {"p50": _quantile(result.dispatch_lag_s, 0.5),
+                           "p99": _quantile(result.dispatch_lag_s, 0.99)},
+        "errors": len(result.errors),
+    })
+    return queries, tabulated.clusters, summary
+
+
+def latency_summary(queries: pl.DataFrame) -> dict[str, float | None]:
+    """Mean latency of the queries that finished ok; p50/p95/p99 with every other query counted
+    as infinitely slow (nearest rank), exactly as `autoslo.results` computes them for compare."""
+    from autoslo.results import PERCENTILES
+    from autoslo.slo import INF
+
+    latency = pl.when(pl.col("status") == "ok").then(pl.col("latency_s")).otherwise(INF)
+    row = queries.select(
+        pl.col("latency_s").filter(pl.col("status") == "ok").mean().alias("mean"),
+        *(latency.quantile(p / 100, "nearest").alias(f"p{p}") for p in PERCENTILES)).row(0,
+                                                                                        named=True)
+    return {key: _rounded(value) for key, value in row.items()}
+
+
+def _rounded(value: Any) -> float | None:
+    """A float rounded for summary.yml (infinity stays infinity), None for none."""
+    return None if value is None else round(float(value), 6)
 
 
 def check_calibration_scale(reference: str | None, settings: LiveSettings, tree: DataTree) -> None:
@@ -182,31 +248,6 @@ def check_calibration_scale(reference: str | None, settings: LiveSettings, tree:
 
 
 LOCAL_TARGETS = ("postgres", "duckdb")
-RUN_LOCK = ".alive.lock"
-
-
-def hold_run_lock(folder: Path) -> Any:
-    """Hold the run folder's lock while the run lives; the kernel drops it if the process dies."""
-    import fcntl
-
-    handle = (folder / RUN_LOCK).open("w")
-    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    return handle
-
-
-def run_is_alive(folder: Path) -> bool:
-    """Whether a living process still holds the run folder's lock."""
-    import fcntl
-
-    lock = folder / RUN_LOCK
-    if not lock.is_file():
-        return False
-    with lock.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-    return False
 
 
 def cleanup_redshift(tree: DataTree, settings: LiveSettings, *, everything: bool) -> list[str]:
@@ -296,6 +337,11 @@ def describe(outcome: LiveOutcome) -> str:
     lat = s["latency_s"]
     bad = {k: v for k, v in s["status"].items() if k != "ok" and v}
     return (f"{outcome.record.status}: {s['queries']} queries on {s['clusters']} cluster(s) in "
-            f"{s['wall_s']:.1f} s, cost {s['cost_usd']:.4f} USD, latency p50 {lat['p50']:.3f} s, "
-            f"p95 {lat['p95']:.3f} s" + "".join(f", {v} {k}" for k, v in bad.items())
+            f"{s['wall_s']:.1f} s, cost {s['cost_usd']:.4f} USD, latency p50 {_seconds(lat['p50'])}, "
+            f"p95 {_seconds(lat['p95'])}" + "".join(f", {v} {k}" for k, v in bad.items())
             + f" -> {display_path(outcome.folder)}")
+
+
+def _seconds(value: float | None) -> str:
+    """A latency for the command line: seconds, `inf s` (did not finish) or `n/a` (no queries)."""
+    return "n/a" if value is None else f"{value:.3f} s"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import signal
 import socket
@@ -28,6 +29,7 @@ from autoslo.workload import save_workload
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
+RAY = re.compile(r"raylet|gcs_server|ray::|/ray/")  # Ray's processes, by command line
 
 
 @pytest.fixture(scope="module")
@@ -145,34 +147,75 @@ def test_autoscaler_and_scheduled_spin_ups_run_live(data_dir: Path, cli, live_ho
     assert servers_left(live_home) == []
 
 
-def _start_live_run(data_dir: Path, live_home: Path, name: str) -> subprocess.Popen:
+def _ok_rows_checkpointed(data_dir: Path) -> int:
+    """How many queries finished ok in the tables the live run checkpointed so far."""
+    tables = list((data_dir / "runs").glob("*/queries.parquet"))
+    if not tables:
+        return 0
+    return pl.read_parquet(tables[0]).filter(pl.col("status") == "ok").height
+
+
+def _tagged_processes(tag: str) -> dict[int, str]:
+    """Every process (pid: command line) whose environment carries AUTOSLO_TEST_TAG=tag: the
+    command started with that tag and everything it started, however reparented."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and f"AUTOSLO_TEST_TAG={tag}".encode() in \
+                    (entry / "environ").read_bytes().split(b"\0"):
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+    return found
+
+
+def _start_live_run(data_dir: Path, live_home: Path, name: str,
+                    tag: str = "") -> subprocess.Popen:
+    """`autoslo execute --live` in a subprocess (60 sleeps over 30 s on one 2-slot cluster),
+    returned once its checkpointed tables show two queries done."""
     make_workload(data_dir, name, [(0.5 * i, "select pg_sleep(0.3)") for i in range(60)])
     manifest = make_manifest(data_dir, name, name, {"pool": {"clusters": [serverless(2)]}})
-    env = {**os.environ, "AUTOSLO_DATA_DIR": str(data_dir), "AUTOSLO_LIVE_HOME": str(live_home)}
+    env = {**os.environ, "AUTOSLO_DATA_DIR": str(data_dir), "AUTOSLO_LIVE_HOME": str(live_home),
+           "AUTOSLO_TEST_TAG": tag}
     process = subprocess.Popen([sys.executable, "-m", "autoslo.cli", "execute", "--manifest",
                                 str(manifest), "--live"], env=env, cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while not list((live_home / "clusters").glob("*/c0/data/postmaster.pid")):
+    while _ok_rows_checkpointed(data_dir) < 2:
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    time.sleep(2.0)  # let some queries finish
     return process
 
 
 def test_sigterm_keeps_results_marks_the_run_incomplete_and_tears_down(
         data_dir: Path, live_home: Path) -> None:
+    from autoslo.config import SloSpec
+    from autoslo.results import References, RunSource, per_run
+
     process = _start_live_run(data_dir, live_home, "stopped")
     process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=120)
+    out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     folder, record, queries = only_run(data_dir)
     assert record["status"] == "incomplete"
     statuses = queries["status"].value_counts()
     counts = dict(zip(statuses["status"].cast(str), statuses["count"], strict=True))
     assert counts.get("ok", 0) >= 2 and counts.get("aborted", 0) >= 40
-    assert yaml.safe_load((folder / "summary.yml").read_text())["complete"] is False
+    # an aborted query has no end and no latency; one never started has no start either
+    aborted = queries.filter(pl.col("status") == "aborted")
+    assert aborted["latency_s"].null_count() == aborted.height == aborted["end_s"].null_count()
+    assert aborted["start_s"].null_count() >= 30  # queued or not yet arrived at the stop
+    assert queries.filter(pl.col("status") == "ok")["latency_s"].null_count() == 0
+    summary = yaml.safe_load((folder / "summary.yml").read_text())
+    assert summary["complete"] is False
+    # summary.yml, the command's line and compare's table agree: the unfinished majority
+    # makes the median infinite (it was 0.000 s when aborted queries had zero latency)
+    spec = SloSpec.model_validate({"tau": 0.1, "default": {"latency_s": 5}})
+    table = per_run([RunSource(folder.name, folder, "live")], spec, References(DataTree(data_dir)))
+    assert summary["latency_s"]["p50"] == table["p50_s"][0] == float("inf")
+    assert summary["latency_s"]["p99"] == table["p99_s"][0]
+    assert "latency p50 inf s" in out.decode()
     assert read_run_index(DataTree(data_dir))[0].status == "incomplete"
     assert servers_left(live_home) == []
 
@@ -183,22 +226,61 @@ def _accepts(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_after_sigkill_cleanup_finds_the_orphans_by_run_tag(
+def test_after_sigkill_cleanup_marks_the_run_incomplete_keeping_its_rows(
         data_dir: Path, cli, live_home: Path) -> None:
-    process = _start_live_run(data_dir, live_home, "killed")
+    tag = f"sigkill-{os.getpid()}-{time.monotonic_ns()}"
+    process = _start_live_run(data_dir, live_home, "killed", tag)
     pid_file = next((live_home / "clusters").glob("*/c0/data/postmaster.pid"))
     port = int(pid_file.read_text().splitlines()[3])
+    tree = _tagged_processes(tag)
+    assert process.pid in tree
+    assert not [c for c in tree.values() if RAY.search(c)], tree  # a live run starts no Ray
     process.kill()
     process.wait(timeout=30)
+    ok_before = _ok_rows_checkpointed(data_dir)
+    (folder,) = [p for p in (data_dir / "runs").iterdir() if p.is_dir()]
+    assert yaml.safe_load((folder / "run.yml").read_text())["status"] == "running"
     assert servers_left(live_home) and _accepts(port)  # the orphan is still serving
     result = cli("live", "cleanup")
-    assert result.code == 0
+    assert result.code == 0, result.err
+    assert f"marked 1 killed run(s) incomplete\n  {folder.name} (killed / " in result.out
     assert "removed 1 orphaned local cluster(s)" in result.out
     assert servers_left(live_home) == [] and not _accepts(port)
-    (folder,) = [p for p in (data_dir / "runs").iterdir() if p.is_dir()]
-    record = yaml.safe_load((folder / "run.yml").read_text())
-    assert record["status"] == "running"  # what the killed process last wrote, honestly
-    assert not (folder / "queries.parquet").exists()
+    assert yaml.safe_load((folder / "run.yml").read_text())["status"] == "incomplete"
+    assert [(r.run_timestamp, r.status) for r in read_run_index(DataTree(data_dir))] == \
+        [(folder.name, "incomplete")]
+    # what it recorded before the kill is kept: its last checkpoint of the tables
+    queries = pl.read_parquet(folder / "queries.parquet")
+    assert queries.height == 60 and ok_before >= 2
+    assert queries.filter(pl.col("status") == "ok").height == ok_before
+    assert set(queries["status"]) == {"ok", "aborted"}
+    assert queries.filter(pl.col("status") == "aborted")["latency_s"].null_count() == 60 - ok_before
+    assert yaml.safe_load((folder / "summary.yml").read_text())["complete"] is False
+    deadline = time.monotonic() + 10  # nothing the killed command started outlives cleanup
+    while _tagged_processes(tag) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _tagged_processes(tag) == {}
+    again = cli("live", "cleanup")
+    assert "marked 0 killed run(s) incomplete" in again.out
+
+
+def test_the_next_live_run_marks_a_killed_run_incomplete(data_dir: Path, cli,
+                                                         live_home: Path) -> None:
+    from autoslo.live.records import RunRecord, hold_run_lock, write_run_record
+
+    tree = DataTree(data_dir)
+    dead = "20261122T010000000Z"
+    tree.run_dir(dead).mkdir(parents=True)
+    hold_run_lock(tree.run_dir(dead)).close()  # its process is gone
+    write_run_record(tree, RunRecord(dead, "old", "old-cfg-0000", "running", "postgres"))
+    make_workload(data_dir, "after", [(0.0, "select 1")])
+    manifest = make_manifest(data_dir, "after", "after", {"pool": {"clusters": [serverless(1)]}})
+    result = cli("execute", "--manifest", str(manifest), "--live")
+    assert result.code == 0, result.err
+    index = read_run_index(tree)
+    assert [(r.workload_id, r.status) for r in index] == [("old", "incomplete"),
+                                                          ("after", "complete")]
+    assert yaml.safe_load((tree.run_dir(dead) / "run.yml").read_text())["status"] == "incomplete"
 
 
 def test_an_unreachable_target_names_host_and_port() -> None:
