@@ -9,8 +9,8 @@ On a private copy of the shipped data tree, for `--minutes` (default 5), loops o
 - 1 x `autoslo plot --no-png` (the example plotting manifest, reading those result folders),
 - 1 x `autoslo execute --live` on local PostgreSQL (a short workload of TPC-H and sleep queries),
 
-each restarted as soon as it ends. Every minute (10 s with `--smoke`) one command,
-in turn execute, tune, live, plot, is SIGKILLed (its main process only, as `kill -9` would) and
+each restarted as soon as it ends. Every minute (15 s with `--smoke`) one command,
+in turn live, execute, tune, plot, is SIGKILLed (its main process only, as `kill -9` would) and
 its loop goes on. At the end the loops get a grace period, then SIGTERM, then SIGKILL; then
 `autoslo live cleanup`. It prints what ran, what failed and why, the tracebacks found in stderr
 (target 0), lost rows (map.yml rows against run folders, records still `running`; every simulator
@@ -52,7 +52,7 @@ from autoslo.datatree import DataTree  # noqa: E402
 from autoslo.workload import save_workload  # noqa: E402
 
 OUTPUT_FOLDERS = ("simulator_runs", "runs", "tuner_runs", "plots")
-KINDS = ("execute", "tune", "live", "plot")  # the order commands are killed in
+KINDS = ("live", "execute", "tune", "plot")  # the order commands are killed in
 TAG = "AUTOSLO_SOAK"
 RAY = re.compile(r"raylet|gcs_server|ray::|/ray/")
 POSTGRES = re.compile(r"^(\S*/)?postgres(:| )")
@@ -74,6 +74,7 @@ class Launch:
     code: int | None = None
     ended: float | None = None
     left_behind: list[str] = field(default_factory=list)
+    tree_at_kill: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -103,8 +104,8 @@ class Soak:
 
     # ---- set-up -----------------------------------------------------------------------------
     def prepare(self) -> None:
-        """Copy the shipped inputs, add the live workload and manifest, and fill the simulator
-        result folders once (so the first plots have something to read)."""
+        """Copy the shipped inputs, add the live workload and manifest, fill the simulator result
+        folders once (so the first plots have something to read) and build the live template."""
         shutil.copytree(REPO / "data", self.root,
                         ignore=shutil.ignore_patterns(*OUTPUT_FOLDERS, "tuned"))
         self.logs.mkdir()
@@ -134,6 +135,9 @@ class Soak:
                               cwd=self.work, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"set-up `autoslo execute` failed:\n{done.stderr}")
+        from autoslo.live.postgres import prepare_template
+
+        prepare_template(0.001, DataTree(self.root), self.live_home)  # built once, before the clock
 
     def command(self, kind: str) -> list[str]:
         """The command line of one kind of command."""
@@ -186,6 +190,7 @@ class Soak:
                            if lc.kind == kind and lc.process.poll() is None]
             if running:
                 victim = running[0]
+                victim.tree_at_kill = [p.command for p in tagged() if p.tag == victim.name]
                 victim.killed = True
                 victim.process.send_signal(signal.SIGKILL)
                 return victim
@@ -215,19 +220,19 @@ class Soak:
         """The soak itself: loops, a kill every `kill_every_s`, then the end of the loops."""
         roles = ([(f"execute-{i}", "execute") for i in range(8)]
                  + [(f"tune-{i}", "tune") for i in range(2)] + [("plot", "plot"), ("live", "live")])
-        self.deadline = time.monotonic() + 60 * self.minutes
+        self.deadline = time.monotonic() + 60 * self.minutes + 1.0  # the last kill falls inside
         sampler = threading.Thread(target=self.sample, daemon=True)
         sampler.start()
         loops = [threading.Thread(target=self.loop, args=role, daemon=True) for role in roles]
         for thread in loops:
             thread.start()
         checks = []
-        turn = 0
+        began = time.monotonic()
+        kills = int(60 * self.minutes / self.kill_every_s + 1e-9)
         try:
-            while time.monotonic() + self.kill_every_s <= self.deadline + 1e-6:
-                time.sleep(self.kill_every_s)
+            for turn in range(kills):  # at every multiple of kill_every_s, the deadline included
+                time.sleep(max(0.0, began + (turn + 1) * self.kill_every_s - time.monotonic()))
                 victim = self.kill_one(turn)
-                turn += 1
                 if victim is not None:
                     checks.append(threading.Thread(target=self.left_behind, args=(victim,)))
                     checks[-1].start()
@@ -302,13 +307,20 @@ class Soak:
             other = [c for c in launch.left_behind if c not in ray and c not in postgres]
             problems += len(ray) + len(other)
             took = (launch.ended or launch.started) - launch.started
-            print(f"  {launch.name}, killed after {took:.1f} s: {len(ray)} Ray, "
-                  f"{len(postgres)} PostgreSQL (left for cleanup), {len(other)} other"
+            had = len(launch.tree_at_kill)
+            had_ray = sum(bool(RAY.search(c)) for c in launch.tree_at_kill)
+            print(f"  {launch.name}, killed after {took:.1f} s with {had} process(es) ({had_ray} "
+                  f"Ray): {len(ray)} Ray, {len(postgres)} PostgreSQL (left for cleanup), "
+                  f"{len(other)} other"
                   + "".join(f"\n      {c[:110]}" for c in ray + other))
         print(f"\nautoslo live cleanup: {cleanup}")
         problems += self.report_rows()
-        leftover = [p for p in tagged() if p.command]  # zombies have no command line
-        print(f"\nprocesses left after cleanup: {len(leftover)}"
+        until = time.monotonic() + 10  # a few seconds to go, then what is left is left
+        while (leftover := [p for p in tagged() if p.command]) and time.monotonic() < until:
+            time.sleep(0.5)  # (zombies have no command line)
+        ray = sum(bool(RAY.search(p.command)) for p in leftover)
+        print(f"\nprocesses left 10 s after the end and cleanup: {len(leftover)} (Ray {ray}, other "
+              f"{len(leftover) - ray})"
               + "".join(f"\n  {p.tag}: {p.command[:110]}" for p in leftover))
         problems += len(leftover)
         print(f"\npeak memory (RSS of the commands' process trees, sampled every 0.5 s): "
@@ -433,9 +445,9 @@ def incomplete_result(folder: Path) -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=5.0)
-    parser.add_argument("--smoke", action="store_true", help="Half a minute, a kill every 10 s.")
+    parser.add_argument("--smoke", action="store_true", help="Half a minute, a kill every 15 s.")
     parser.add_argument("--kill-every-s", type=float, default=None,
-                        help="Seconds between kills (default 60; 10 with --smoke).")
+                        help="Seconds between kills (default 60; 15 with --smoke).")
     parser.add_argument("--trials", type=int, default=None,
                         help="Trials per tune (default 16; 4 with --smoke).")
     parser.add_argument("--keep", action="store_true", help="Keep the data tree and logs.")
@@ -444,7 +456,7 @@ def main() -> None:
     trials = args.trials or (4 if args.smoke else 16)
     work = Path(tempfile.mkdtemp(prefix="autoslo-soak-", dir="/tmp"))
     soak = Soak(work, minutes, trials,
-                kill_every_s=args.kill_every_s or (10.0 if args.smoke else 60.0))
+                kill_every_s=args.kill_every_s or (15.0 if args.smoke else 60.0))
     try:
         soak.prepare()
         soak.run()
