@@ -139,6 +139,12 @@ class Soak:
 
         prepare_template(0.001, DataTree(self.root), self.live_home)  # built once, before the clock
 
+    def processes(self) -> list[Process]:
+        """The living processes of every command this soak started."""
+        with self.lock:
+            sessions = {lc.process.pid: lc.name for lc in self.launches}
+        return tagged(sessions)
+
     def command(self, kind: str) -> list[str]:
         """The command line of one kind of command."""
         cli = [sys.executable, "-m", "autoslo.cli"]
@@ -190,7 +196,7 @@ class Soak:
                            if lc.kind == kind and lc.process.poll() is None]
             if running:
                 victim = running[0]
-                victim.tree_at_kill = [p.command for p in tagged() if p.tag == victim.name]
+                victim.tree_at_kill = [p.command for p in self.processes() if p.tag == victim.name]
                 victim.killed = True
                 victim.process.send_signal(signal.SIGKILL)
                 return victim
@@ -199,14 +205,14 @@ class Soak:
     def left_behind(self, launch: Launch) -> None:
         """Note the processes a killed command left alive 5 s later."""
         time.sleep(5)
-        launch.left_behind = [p.command for p in tagged() if p.tag == launch.name and p.command]
+        launch.left_behind = [p.command for p in self.processes() if p.tag == launch.name and p.command]
 
     def sample(self) -> None:
         """Peak resident memory of every tagged process, in total and per kind, twice a second."""
         while not self.sampling.is_set():
             total = 0.0
             by_kind: Counter[str] = Counter()
-            processes = tagged()
+            processes = self.processes()
             for process in processes:
                 total += process.rss_mb
                 by_kind[process.tag.split("#")[0].rstrip("0123456789-")] += process.rss_mb
@@ -316,7 +322,7 @@ class Soak:
         print(f"\nautoslo live cleanup: {cleanup}")
         problems += self.report_rows()
         until = time.monotonic() + 10  # a few seconds to go, then what is left is left
-        while (leftover := [p for p in tagged() if p.command]) and time.monotonic() < until:
+        while (leftover := [p for p in self.processes() if p.command]) and time.monotonic() < until:
             time.sleep(0.5)  # (zombies have no command line)
         ray = sum(bool(RAY.search(p.command)) for p in leftover)
         print(f"\nprocesses left 10 s after the end and cleanup: {len(leftover)} (Ray {ray}, other "
@@ -385,22 +391,26 @@ class Process:
     rss_mb: float
 
 
-def tagged() -> list[Process]:
-    """Every living process whose environment carries the soak's tag: the commands and all they
-    started, however reparented (a killed command's children keep its environment)."""
+def tagged(sessions: dict[int, str]) -> list[Process]:
+    """Every living process of the soak's commands: those whose environment carries the soak's
+    tag (all a command started, however reparented) or that sit in a command's session (each
+    command leads its own; Ray's agents keep it but overwrite their environment with their
+    title). `sessions` maps a session id to its command's tag."""
     found = []
     prefix = f"{TAG}=".encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             env = (entry / "environ").read_bytes().split(b"\0")
-            tag = next((v[len(prefix):].decode() for v in env if v.startswith(prefix)), None)
-            if tag is None:
+            tag = next((v[len(prefix):].decode() for v in env if v.startswith(prefix)),
+                       sessions.get(int(fields[3])))
+            if tag is None or fields[0] in ("Z", "X"):
                 continue
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
             status = (entry / "status").read_text()
-        except OSError:
+        except (OSError, IndexError):
             continue  # it ended meanwhile
         match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
         found.append(Process(int(entry.name), tag, command, int(match.group(1)) / 1024 if match
@@ -466,7 +476,7 @@ def main() -> None:
                    else f"exit {done.returncode}: {last_line_of(done.stderr)}")
         problems = soak.report(cleanup)
     finally:
-        for process in tagged():  # whatever the commands left alive, by pid
+        for process in soak.processes():  # whatever the commands left alive, by pid
             with contextlib.suppress(OSError):
                 os.kill(process.pid, signal.SIGKILL)
         if args.keep:

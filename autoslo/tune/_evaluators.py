@@ -63,6 +63,10 @@ class RayActorEvaluator:
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local, private Ray
         self.batch_size = workers
         self.started = not ray.is_initialized() and address is None
+        if self.started:
+            from autoslo.reaper import watch
+
+            watch()  # the Ray started here dies with this process, even when it is killed
         try:
             if address is None:
                 ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,

@@ -93,6 +93,9 @@ def run_search(train_rows: pl.DataFrame, val_rows: pl.DataFrame, prep: Preproces
     if started:
         package_root = str(Path(autoslo.__file__).resolve().parents[1])
         path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+        from autoslo.reaper import watch
+
+        watch()  # the Ray started here dies with this process, even when it is killed
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
                  configure_logging=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
     try:
