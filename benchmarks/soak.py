@@ -7,17 +7,18 @@ On a private copy of the shipped data tree, for `--minutes` (default 5), loops o
 - 2 x `autoslo tune --force` (the example tuner config with `--trials` trials, Ray workers as
   the config says; both tune the same inputs, so the same tuning run folder),
 - 1 x `autoslo plot --no-png` (the example plotting manifest, reading those result folders),
-- 1 x `autoslo execute --live` on local PostgreSQL (a short workload of TPC-H and sleep queries),
+- 1 x `autoslo execute --live` on local PostgreSQL (30 s of TPC-H and sleep queries),
 
-each restarted as soon as it ends. Every minute (15 s with `--smoke`) one command,
-in turn live, execute, tune, plot, is SIGKILLed (its main process only, as `kill -9` would) and
-its loop goes on. At the end the loops get a grace period, then SIGTERM, then SIGKILL; then
-`autoslo live cleanup`. It prints what ran, what failed and why, the tracebacks found in stderr
-(target 0), lost rows (map.yml rows against run folders, records still `running`; every simulator
-result folder complete or absent), processes a killed command left behind after 5 s (Ray's
-should die with their driver; a killed live run's PostgreSQL servers wait for cleanup), and the
-peak resident memory of all the commands' process trees (every process carrying the soak's
-environment tag, however reparented).
+each restarted as soon as it ends. Every minute (15 s with `--smoke`) one command, in turn live,
+execute, tune, plot (one that has run 8 s at least), is SIGKILLed (its main process only, as
+`kill -9` would) and its loop goes on. At the end the loops get a grace period, then SIGTERM,
+then SIGKILL; then `autoslo live cleanup`. It prints what ran, what failed and why, the
+tracebacks found in stderr (target 0), lost rows (map.yml rows against run folders, records
+still `running`; every simulator result folder complete or absent), processes a killed command
+left behind after 5 s (Ray's should die with their driver; a killed live run's PostgreSQL
+servers wait for cleanup), and the peak resident memory of all the commands' process trees
+(every process carrying the soak's environment tag or in a command's session, however
+reparented).
 
     .venv/bin/python benchmarks/soak.py [--minutes 5] [--smoke] [--keep]
 """
@@ -57,6 +58,7 @@ TAG = "AUTOSLO_SOAK"
 RAY = re.compile(r"raylet|gcs_server|ray::|/ray/")
 POSTGRES = re.compile(r"^(\S*/)?postgres(:| )")
 RESULT_FILES = ("queries.parquet", "clusters.parquet", "summary.yml")
+MIN_AGE_S = 8.0  # a victim has run this long (Python, Ray and PostgreSQL start-up are behind it)
 
 
 @dataclass
@@ -115,7 +117,7 @@ class Soak:
         light = ["select pg_sleep(0.2)", "select count(*) from lineitem",
                  "select l_returnflag, sum(l_quantity) from lineitem group by 1",
                  "select count(*) from orders o join customer c on o.o_custkey = c.c_custkey"]
-        rows = [(0.5 * i, light[i % len(light)]) for i in range(30)]
+        rows = [(0.5 * i, light[i % len(light)]) for i in range(60)]
         frame = pl.DataFrame({"query_id": list(range(len(rows))), "arrival_s": [a for a, _ in rows],
                               "template_id": [f"s{i % len(light)}" for i in range(len(rows))],
                               "sql": [s for _, s in rows]})
@@ -188,14 +190,22 @@ class Soak:
             launch.ended = time.monotonic()
 
     def kill_one(self, turn: int) -> Launch | None:
-        """SIGKILL the main process of a running command, the kinds in turn; None if none ran."""
+        """SIGKILL the main process of a running command, the kinds in turn: one that has run for
+        `MIN_AGE_S` at least (past its start-up, so the kill lands in its work), waiting for one
+        up to `MIN_AGE_S` before trying the next kind; None if none qualified."""
         for offset in range(len(KINDS)):
             kind = KINDS[(turn + offset) % len(KINDS)]
-            with self.lock:
-                running = [lc for lc in self.current.values()
-                           if lc.kind == kind and lc.process.poll() is None]
+            until = time.monotonic() + MIN_AGE_S
+            while True:
+                with self.lock:
+                    running = [lc for lc in self.current.values() if lc.kind == kind
+                               and lc.process.poll() is None
+                               and time.monotonic() - lc.started >= MIN_AGE_S]
+                if running or time.monotonic() >= until:
+                    break
+                time.sleep(0.2)
             if running:
-                victim = running[0]
+                victim = min(running, key=lambda lc: lc.started)
                 victim.tree_at_kill = [p.command for p in self.processes() if p.tag == victim.name]
                 victim.killed = True
                 victim.process.send_signal(signal.SIGKILL)
