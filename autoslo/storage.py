@@ -146,6 +146,7 @@ def load_bucket(spec: str | None = None) -> Any:
     name = spec[len(SCHEME):] if spec.startswith(SCHEME) else spec
     if "/" in name or not name:
         raise InputError(f"{STORAGE_ENV} must look like s3-bucket/<block-name>, got {spec!r}")
+    api_url = _check_block_locally(name)
     from prefect_aws import S3Bucket
 
     try:
@@ -156,6 +157,50 @@ def load_bucket(spec: str | None = None) -> Any:
                              "create it first (python deployments/blocks.py, see the README)"
                              ) from None
         raise
+    except Exception as exc:  # the API did not answer (httpx errors and the like)
+        if api_url is None or isinstance(exc, AutosloError):
+            raise
+        raise AutosloError(f"S3Bucket block {name!r}: the Prefect API at {api_url} did not answer "
+                           f"({type(exc).__name__}: {str(exc)[:160]}); start it or fix "
+                           "PREFECT_API_URL") from None
+
+
+REGISTER_HINT = "register it first (python deployments/blocks.py, see the README)"
+
+
+def _check_block_locally(name: str) -> str | None:
+    """Return the configured Prefect API URL; with none, look the block up in Prefect's local
+    database directly and refuse at once if it is not there (otherwise Prefect would start a
+    temporary server just to find that out: about 10 s and several log lines)."""
+    import sqlite3
+
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if settings.api.url:
+        return str(settings.api.url)
+    secret = settings.server.database.connection_url
+    url = secret.get_secret_value() if secret is not None else ""
+    if not url.startswith("sqlite") or ":memory:" in url or "///" not in url:
+        return None  # another database: let Prefect's temporary server answer
+    database = Path(url.split("///", 1)[1].split("?", 1)[0])
+    if not database.is_file():
+        raise InputError(f"S3Bucket block {name!r} does not exist: no Prefect API is set "
+                         f"(PREFECT_API_URL) and the local Prefect database {database} does not "
+                         f"exist; set PREFECT_API_URL to the server holding it, or {REGISTER_HINT}")
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=2) as connection:
+            row = connection.execute(
+                "SELECT 1 FROM block_document JOIN block_type ON block_document.block_type_id = "
+                "block_type.id WHERE block_type.slug = 's3-bucket' AND block_document.name = ?",
+                (name,)).fetchone()
+    except sqlite3.Error:
+        return None  # not a schema we know: let Prefect answer
+    if row is None:
+        raise InputError(f"S3Bucket block {name!r} does not exist in the local Prefect database "
+                         f"{database} (no PREFECT_API_URL is set); set PREFECT_API_URL to the "
+                         f"server holding it, or {REGISTER_HINT}")
+    return None
 
 
 @contextmanager

@@ -53,6 +53,14 @@ def command_line() -> str:
     return " ".join(["autoslo", *(shlex.quote(a) for a in sys.argv[1:])])
 
 
+def usage_line(exc: Exception) -> str:
+    """A click usage error as one line: the command, what is wrong, where the help is."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "autoslo"
+    message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+    return f"{path}: {message} (see `{path} --help`)"
+
+
 def main() -> None:
     """Console entry point: user mistakes become one line on stderr and exit code 2."""
     try:
@@ -66,10 +74,10 @@ def main() -> None:
         typer.echo("aborted", err=True)
         sys.exit(130)
     except Exception as exc:
-        # usage errors of typer's bundled click: show the usage line and exit 2
-        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None),
-                                                                 int):
-            exc.show()
+        # usage errors of typer's bundled click: one line naming the command, exit 2
+        if callable(getattr(exc, "format_message", None)) and isinstance(
+                getattr(exc, "exit_code", None), int):
+            typer.echo(usage_line(exc), err=True)
             sys.exit(2)
         raise
     sys.exit(result if isinstance(result, int) else 0)

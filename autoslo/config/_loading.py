@@ -7,6 +7,7 @@ at once, each naming its field.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,12 +160,15 @@ def infer_kind(path: Path) -> FileKind | None:
         return "template-suite"
     if (path.is_dir() and (path / "forecast.yml").is_file()) or path.name == "forecast.yml":
         return "forecast"
-    parents = [p.name for p in path.resolve().parents]
-    if len(parents) >= 2 and parents[1] == "manifests" and parents[0] in _MANIFEST_KINDS:
-        return _MANIFEST_KINDS[parents[0]]
-    for name in parents:
-        if name in _FOLDER_KINDS:
-            return _FOLDER_KINDS[name]
+    # where the file is as given first (a symlink placed in the tree has the kind of its place,
+    # as when the tree is validated), then where it points to
+    for where in (Path(os.path.abspath(path)), path.resolve()):
+        parents = [p.name for p in where.parents]
+        if len(parents) >= 2 and parents[1] == "manifests" and parents[0] in _MANIFEST_KINDS:
+            return _MANIFEST_KINDS[parents[0]]
+        for name in parents:
+            if name in _FOLDER_KINDS:
+                return _FOLDER_KINDS[name]
     return None
 
 

@@ -180,6 +180,30 @@ def aws_session(region: str | None) -> Any:
     return session
 
 
+ENDPOINT_TIMEOUT_S = 2.0
+
+
+def check_endpoints(settings: LiveSettings, timeout_s: float = ENDPOINT_TIMEOUT_S) -> None:
+    """Refuse at once, before anything is created or written, when there are no credentials or
+    the Redshift APIs cannot be reached: boto3 would retry for about 15 s and end in a traceback."""
+    import socket
+    from urllib.parse import urlsplit
+
+    session = aws_session(settings.region)
+    for service in ("redshift", "redshift-serverless"):
+        url = session.client(service, region_name=settings.region).meta.endpoint_url
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parts.hostname or "", port), timeout=timeout_s):
+                pass
+        except OSError as exc:
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise AutosloError(f"live.target redshift: cannot reach the {service} API at {url} "
+                               f"({reason}); check the network, live.region and AWS_ENDPOINT_URL "
+                               "(nothing was created)") from None
+
+
 # ---- provisioning ------------------------------------------------------------------------------
 
 class RedshiftProvisioner:

@@ -104,6 +104,9 @@ def execute_live(combination: Combination, settings: LiveSettings, tree: DataTre
     sql = sql_for(workload, settings, tree)
     if settings.target == "redshift":
         (say or (lambda _: None))(redshift_guard(config, workload, settings, yes=yes))
+        from autoslo.live.redshift import check_endpoints
+
+        check_endpoints(settings)  # before the run folder exists: a dead endpoint writes nothing
     stamp, folder = tree.create_run_dir()
     alive = hold_run_lock(folder)
     record = RunRecord(stamp, combination.workload_id, combination.execution_config_id, "running",
