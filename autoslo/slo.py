@@ -12,7 +12,7 @@ compare, SLO bounds, plots) is `latency_percentile`: numpy's default linear inte
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -62,24 +62,30 @@ class SloScore:
         return self.violation_rate <= self.tau and all(p.met for p in self.percentiles)
 
 
-def latency_percentile(values: np.ndarray | pl.Expr, q: float) -> float | pl.Expr:
+def latency_percentile(values: np.ndarray | pl.Expr, q: Any) -> Any:
     """The `q`-th percentile (0-100) of latencies, the one definition every report uses.
 
     numpy's default (linear interpolation between the two nearest ranks, at index
-    q / 100 * (n - 1) of the sorted values), on an array or as a polars aggregation (for lazy
-    tables). Unfinished queries enter as +inf: a percentile that reaches them is inf (where the
-    interpolation meets inf, numpy and polars would give NaN). An empty array gives NaN.
+    q / 100 * (n - 1) of the sorted values), on an array (`q` a number or an array of them) or
+    as a polars aggregation (for lazy tables; `q` a number). Unfinished queries enter as +inf: a
+    percentile that reaches them is inf (where the interpolation meets inf, numpy and polars
+    would give NaN). An empty array gives NaN.
     """
     if isinstance(values, pl.Expr):
-        return values.quantile(q / 100, "linear").fill_nan(INF)
+        return values.quantile(float(q) / 100, "linear").fill_nan(INF)
     latency = np.asarray(values, dtype=np.float64)
     if latency.size == 0:
-        return float("nan")
+        return np.full(np.shape(q), np.nan) if np.ndim(q) else float("nan")
     with np.errstate(invalid="ignore"):
-        result = float(np.percentile(latency, q))
-    if result != result:  # NaN: interpolating towards an infinite latency
-        return INF
-    return result
+        result = np.atleast_1d(np.percentile(latency, q)).astype(np.float64)
+    broken = np.isnan(result)  # numpy's interpolation met an infinite latency (inf - inf, inf * 0)
+    if broken.any():
+        ordered = np.sort(latency)
+        index = np.atleast_1d(np.asarray(q, dtype=np.float64))[broken] / 100 * (latency.size - 1)
+        low = np.floor(index).astype(np.int64)
+        # on a rank: that value; between ranks with inf above: inf
+        result[broken] = np.where(index == low, ordered[low], INF)
+    return result if np.ndim(q) else float(result[0])
 
 
 def reference_latencies(workload: Workload, spec: SloSpec, model: LatencyModel | None) -> pl.DataFrame:

@@ -171,19 +171,17 @@ REGISTER_HINT = "register it first (python deployments/blocks.py, see the README
 def _check_block_locally(name: str) -> str | None:
     """Return the configured Prefect API URL; with none, look the block up in Prefect's local
     database directly and refuse at once if it is not there (otherwise Prefect would start a
-    temporary server just to find that out: about 10 s and several log lines)."""
+    temporary server just to find that out: about 10 s and several log lines). Prefect's own
+    settings module takes about 2 s to import, so its sources are read here (`_prefect_setting`).
+    """
     import sqlite3
 
-    from prefect.settings import get_current_settings
-
-    settings = get_current_settings()
-    if settings.api.url:
-        return str(settings.api.url)
-    secret = settings.server.database.connection_url
-    url = secret.get_secret_value() if secret is not None else ""
-    if not url.startswith("sqlite") or ":memory:" in url or "///" not in url:
+    api_url = _prefect_setting(("PREFECT_API_URL",), ("api", "url"))
+    if api_url:
+        return api_url
+    database = _local_database()
+    if database is None:
         return None  # another database: let Prefect's temporary server answer
-    database = Path(url.split("///", 1)[1].split("?", 1)[0])
     if not database.is_file():
         raise InputError(f"S3Bucket block {name!r} does not exist: no Prefect API is set "
                          f"(PREFECT_API_URL) and the local Prefect database {database} does not "
@@ -201,6 +199,71 @@ def _check_block_locally(name: str) -> str | None:
                          f"{database} (no PREFECT_API_URL is set); set PREFECT_API_URL to the "
                          f"server holding it, or {REGISTER_HINT}")
     return None
+
+
+def _local_database() -> Path | None:
+    """The SQLite file a temporary Prefect server would use, or None for any other database."""
+    url = _prefect_setting(("PREFECT_SERVER_DATABASE_CONNECTION_URL",
+                            "PREFECT_API_DATABASE_CONNECTION_URL"),
+                           ("server", "database", "connection_url"))
+    if url is None:
+        other = [_prefect_setting((f"PREFECT_SERVER_DATABASE_{key.upper()}",
+                                   f"PREFECT_API_DATABASE_{key.upper()}"),
+                                  ("server", "database", key)) for key in ("driver", "name", "host")]
+        if any(other):
+            return None
+        return _prefect_home() / "prefect.db"
+    if not url.startswith("sqlite") or "memory" in url or "///" not in url:
+        return None
+    return Path(url.split("///", 1)[1].split("?", 1)[0]).expanduser()
+
+
+def _prefect_home() -> Path:
+    home = _prefect_setting(("PREFECT_HOME",), ("home",), profiles=False)
+    return Path(home or "~/.prefect").expanduser()
+
+
+def _prefect_setting(names: tuple[str, ...], keys: tuple[str, ...], *,
+                     profiles: bool = True) -> str | None:
+    """A Prefect setting from where Prefect reads it, in its order: the environment, ./.env,
+    ./prefect.toml, ./pyproject.toml ([tool.prefect]), then the active profile."""
+    import tomllib
+
+    for name in names:
+        if os.environ.get(name):
+            return os.environ[name]
+    dotenv = Path(".env")
+    if dotenv.is_file():
+        for line in dotenv.read_text(encoding="utf-8", errors="replace").splitlines():
+            key, sep, value = line.strip().removeprefix("export ").partition("=")
+            if sep and key.strip() in names and value.strip():
+                return value.strip().strip("'\"")
+
+    def lookup(table: Any, path: tuple[str, ...]) -> str | None:
+        for key in path:
+            table = table.get(key) if isinstance(table, dict) else None
+        return str(table) if table not in (None, "") else None
+
+    for file, prefix in ((Path("prefect.toml"), ()), (Path("pyproject.toml"), ("tool", "prefect"))):
+        if file.is_file():
+            try:
+                found = lookup(tomllib.loads(file.read_text(encoding="utf-8")), (*prefix, *keys))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+                found = None
+            if found:
+                return found
+    if not profiles:
+        return None
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or _prefect_home() / "profiles.toml")
+    if not path.is_file():
+        return None
+    try:
+        content = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    active = os.environ.get("PREFECT_PROFILE") or content.get("active") or "ephemeral"
+    profile = content.get("profiles", {}).get(active, {})
+    return next((str(profile[n]) for n in names if profile.get(n)), None)
 
 
 @contextmanager

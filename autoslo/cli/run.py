@@ -128,9 +128,10 @@ def execute(
     if calibrate:
         from autoslo.cli.calibrate import calibrate_and_report
 
-        warn("note: `autoslo execute --calibrate` is now `autoslo calibrate` (same options)")
         if manifest is not None or config is None or suite is None:
-            raise typer.BadParameter("--calibrate takes --config and --suite (and no --manifest)")
+            raise typer.BadParameter("--calibrate takes --config and --suite (and no --manifest); "
+                                     "it is now `autoslo calibrate`")
+        warn("note: `autoslo execute --calibrate` is now `autoslo calibrate` (same options)")
         calibrate_and_report(tree, config, suite, sizes=sizes, repeats=repeats, templates=templates,
                              scale_factor=scale_factor, out=out)
         return

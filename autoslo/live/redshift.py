@@ -163,15 +163,20 @@ def estimate_cost_usd(config: ExecutionConfig, duration_s: float) -> float:
 def aws_session(region: str | None) -> Any:
     """A boto3 session from a Prefect AwsCredentials block, or from the environment."""
     import boto3
+    from botocore.exceptions import BotoCoreError
 
     block = os.environ.get("AUTOSLO_AWS_CREDENTIALS_BLOCK")
-    if block:
-        from prefect_aws import AwsCredentials
+    try:
+        if block:
+            from prefect_aws import AwsCredentials
 
-        session = AwsCredentials.load(block).get_boto3_session()
-    else:
-        session = boto3.Session(region_name=region)
-    if session.get_credentials() is None:
+            session = AwsCredentials.load(block).get_boto3_session()
+        else:
+            session = boto3.Session(region_name=region)
+        credentials = session.get_credentials()
+    except BotoCoreError as exc:  # e.g. AWS_PROFILE names no profile, a broken config file
+        raise AutosloError(f"AWS credentials: {exc}") from None
+    if credentials is None:
         raise AutosloError("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                            "(or AWS_PROFILE), or name a Prefect AwsCredentials block in "
                            "AUTOSLO_AWS_CREDENTIALS_BLOCK")

@@ -26,6 +26,7 @@ class Workload:
     id: str
     queries: pl.DataFrame
     meta: WorkloadMeta | None = None
+    source: str | None = None  # the queries table as the user named it, for messages
 
     @property
     def reference_size(self) -> tuple[str, int] | None:
@@ -72,7 +73,7 @@ def load_workload(path: Path) -> Workload:
         frame = frame.with_columns(casts)
     if not _sorted_by_arrival(frame):
         frame = frame.sort(["arrival_s", "query_id"])
-    return Workload(id=ident, queries=frame, meta=meta)
+    return Workload(id=ident, queries=frame, meta=meta, source=display_path(table))
 
 
 def _sorted_by_arrival(frame: pl.DataFrame) -> bool:
