@@ -23,7 +23,6 @@ from autoslo.results import (
     scored_queries,
     timeline,
 )
-from autoslo.slo import latency_percentile
 
 # size classes of clusters: never the queue line's vermilion
 CLUSTER_COLOURS = ("#009E73", "#CC79A7", "#56B4E9", "#E69F00", "#8C6D1F", "#0072B2")
@@ -204,8 +203,9 @@ def latency_cdf(panel: ResolvedPanel) -> tuple[Drawing, pl.DataFrame]:
     for series, frame in (("latency", latency), ("target", targets)):
         for item in frame.iter_rows(named=True):
             values = np.asarray(item["values"], dtype=float)
-            # the latency at each share: the percentile every report uses (autoslo.slo)
-            picks = latency_percentile(values, 100 * fractions["fraction"].to_numpy())
+            # the inverted CDF: the smallest latency with at least that share of queries at or below
+            rank = np.ceil(fractions["fraction"].to_numpy() * values.size - 1e-9).astype(int) - 1
+            picks = values[np.clip(rank, 0, values.size - 1)]
             rows.append(pl.DataFrame({
                 "run": item["run"], "group": item[by], "series": series,
                 "fraction": fractions["fraction"], "latency_s": picks,
