@@ -70,7 +70,11 @@ def _scan(path: Path, required: Sequence[str]) -> tuple[pl.LazyFrame, list[str]]
         raise InputError(f"file does not exist (a run folder needs {path.name})",
                          source=display_path(path))
     frame = pl.scan_parquet(path)
-    names = frame.collect_schema().names()
+    try:
+        names = frame.collect_schema().names()
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"is not a readable parquet file ({type(exc).__name__})",
+                         source=display_path(path)) from None
     _check_columns(path, names, required)
     return frame, names
 

@@ -41,10 +41,12 @@ def model_pretrain(
     seed: Annotated[int | None, typer.Option(help="Seed (default: the search file's).")] = None,
 ) -> None:
     """Pretrain the neural model on many contexts (Ray Tune + Optuna TPE + ASHA, 2 CPUs)."""
+    from autoslo.cli._outputs import check_out_folder
     from autoslo.datatree import display_path
     from autoslo.perf.bellamy import DEFAULT_SEARCH, pretrain_to_folder
 
     tree: DataTree = ctx.obj
+    check_out_folder(out, "model.yml", "model")
     model = pretrain_to_folder(data, out, search or tree.ref(DEFAULT_SEARCH), trials=trials,
                                seed=seed, command=command_line())
     scores = model.meta["scores"]["validation"]
@@ -66,9 +68,11 @@ def model_finetune(
     seed: Annotated[int, typer.Option(help="Seed of the fine-tuning.")] = 0,
 ) -> None:
     """Fine-tune on a few runs of a target context (encoder frozen, head retrained)."""
+    from autoslo.cli._outputs import check_out_folder
     from autoslo.datatree import display_path
     from autoslo.perf.neural import finetune_to_folder
 
+    check_out_folder(out, "model.yml", "model")
     tuned = finetune_to_folder(model, data, out, ctx.obj, suite=suite, seed=seed,
                                command=command_line())
     info = tuned.meta["fine_tune"]
@@ -89,9 +93,11 @@ def model_predict(
     suite: Annotated[str, typer.Option(help=SUITE_HELP)] = "tpch",
 ) -> None:
     """Predict runtimes with an uncertainty band; sizes outside the training range are flagged."""
+    from autoslo.cli._outputs import check_out_file
     from autoslo.datatree import display_path
     from autoslo.perf.neural import predict_to_csv
 
+    check_out_file(out)
     result = predict_to_csv(model, data, out, ctx.obj, suite=suite)
     outside = int(result["extrapolated"].sum())
     typer.echo(f"predicted {result.height} rows ({outside} outside the trained scale-out range) "
@@ -121,10 +127,12 @@ def model_fit_contention(
         help="Fit on this first share of the queries by arrival (the rest held out).")] = 1.0,
 ) -> None:
     """Fit how concurrent queries slow each other from a live run, with the simulator in the fit."""
+    from autoslo.cli._outputs import check_out_folder
     from autoslo.config import parse_params
     from autoslo.datatree import display_path
     from autoslo.sim.fit import fit_from_files, law_summary
 
+    check_out_folder(out, "model.yml", "model")
     report = fit_from_files(ctx.obj, workload, results, config, out, params=parse_params(param or []),
                             trials=trials, seed=seed, memory=memory.value, bootstrap=bootstrap,
                             fit_fraction=fit_fraction, command=command_line(), say=typer.echo)

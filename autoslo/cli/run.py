@@ -253,6 +253,10 @@ def simulate(
     from autoslo.workload import load_workload
 
     tree: DataTree = ctx.obj
+    if out is not None:
+        from autoslo.cli._outputs import check_out_folder
+
+        check_out_folder(out, "summary.yml", "simulator result")
     resolved = resolve_execution_config(config, params=parse_params(param or []),
                                         overrides=parse_overrides(set_ or []), tree=tree)
     loaded = load_workload(workload)
@@ -275,3 +279,4 @@ def simulate(
                          for p in scored.percentiles)
         typer.echo(f"SLO {display_path(slo)}: violation rate {scored.violation_rate:.2%} "
                    f"(tau {scored.tau:.0%}){bounds}: {'met' if scored.met else 'NOT met'}")
+

@@ -63,6 +63,8 @@ _MANIFEST_KINDS: dict[str, FileKind] = {
     "plotting": "plotting-manifest",
 }
 
+SHARED_KEYS = {"description", "name"}
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -90,6 +92,25 @@ def _filled(path: Path, params: Mapping[str, Any] | None,
     return source, substitute(data, params or {}), {split_path(k) for k in overrides}
 
 
+def _refuse_other_kind(source: str, data: Any, model_cls: type[BaseModel]) -> None:
+    """A mapping none of whose top-level keys the expected kind knows is one mistake (the wrong
+    file), so it is one line naming the kind it looks like, not one line per unknown key."""
+    if not isinstance(data, dict) or not data:
+        return
+    fields = set(model_cls.model_fields)
+    keys = [str(k) for k in data]
+    telling = set(keys) - SHARED_KEYS  # keys every kind may have say nothing about the kind
+    if not telling or fields & telling:
+        return
+    kind = next((k for k, m in MODELS.items() if m is model_cls), model_cls.__name__)
+    overlap = sorted(((len(telling & set(m.model_fields)), k) for k, m in MODELS.items()
+                      if m is not model_cls), reverse=True)
+    looks = f"; it looks like a file of kind {overlap[0][1]}" if overlap and overlap[0][0] else ""
+    shown = ", ".join(keys[:6]) + (", ..." if len(keys) > 6 else "")
+    raise InputError(f"is not a file of kind {kind}: none of its top-level keys ({shown}) is one "
+                     f"of its keys ({', '.join(sorted(fields))}){looks}", source=source)
+
+
 def _problems(exc: ValidationError, sub: Substitution, model_cls: type[BaseModel],
               overridden: Iterable[DataPath]) -> list[tuple[str, str]]:
     """The validation problems as (field, rule), leaving out those a placeholder may still fix."""
@@ -109,6 +130,7 @@ def read_model(
     """Read, fill and validate one file (every placeholder filled): the model and the params used."""
     source, sub, overridden = _filled(path, params, overrides)
     refuse_unresolved(sub, source)
+    _refuse_other_kind(source, sub.data, model_cls)
     try:
         return model_cls.model_validate(sub.data), set(sub.used)
     except ValidationError as exc:
@@ -139,6 +161,7 @@ def parse_file(
         model, used = read_model(path, model_cls, params=params, overrides=overrides)
         return Parsed(model=model, used_params=used)
     source, sub, overridden = _filled(path, params, overrides)
+    _refuse_other_kind(source, sub.data, model_cls)
     model: StrictModel | None = None
     try:
         model = model_cls.model_validate(sub.data)

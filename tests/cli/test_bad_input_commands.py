@@ -284,6 +284,18 @@ CASES = [
          f"simulate --workload {EXAMPLE} --config {SERVERLESS} --slo in/s.yml",
          "in/s.yml: malformed YAML", ("in/s.yml", text("tau: [0.1\n"))),
 
+    case("simulate --out onto a folder of inputs",
+         f"simulate --workload {EXAMPLE} --config {SERVERLESS} --out data/templates",
+         "--out data/templates: exists and is not a simulator result folder (it has no "
+         "summary.yml), so it is not replaced"),
+    case("simulate --out onto a file",
+         f"simulate --workload {EXAMPLE} --config {SERVERLESS} --out data/slos/example.yml",
+         "--out data/slos/example.yml: is a file; --out takes a folder for the simulator result"),
+    case("simulate with an SLO spec as the config",
+         f"simulate --workload {EXAMPLE} --config data/slos/example.yml",
+         "data/slos/example.yml: is not a file of kind execution-config: none of its top-level keys "
+         "(description, tau, reference, default, targets, percentiles) is one of its keys"),
+
     # -- execute ---------------------------------------------------------------------------------
     case("execute without a manifest", "execute", "--manifest is required"),
     case("execute a missing manifest", "execute --manifest data/manifests/execution/none.yml",
@@ -350,6 +362,9 @@ CASES = [
     case("compare a run with a broken summary", "compare in/run --slo data/slos/example.yml",
          "in/run/summary.yml: is not valid YAML", ("in/run/queries.parquet", example_queries()),
          ("in/run/summary.yml", text("workload_id: [example\n"))),
+    case("compare a run whose table is no parquet", "compare in/run --slo data/slos/example.yml",
+         "in/run/queries.parquet: is not a readable parquet file",
+         ("in/run/queries.parquet", data(b"garbage"))),
     case("compare a run lacking result columns", "compare in/run --slo in/s.yml",
          "in/run/queries.parquet: lacks column(s) start_s, end_s, queue_s, latency_s, cluster_id, "
          "status", ("in/run/queries.parquet", example_queries()),
@@ -385,6 +400,8 @@ CASES = [
     case("export WLM JSON of a Serverless pool", f"export {SERVERLESS} --format wlm-json",
          "has no provisioned cluster, so no WLM JSON: use --format aws-cli"),
     case("export a missing config", "export data/none.yml", "data/none.yml: file does not exist"),
+    case("export an SLO spec", "export data/slos/example.yml",
+         "data/slos/example.yml: is not a file of kind execution-config"),
 
     # -- storage and live ------------------------------------------------------------------------
     case("storage without a block", "storage push", "no storage: pass --block NAME or set AUTOSLO_STORAGE",
@@ -403,6 +420,9 @@ CASES = [
     # -- workload generate / slice / rescale / scale / merge -------------------------------------
     case("generate a missing spec", "workload generate data/generators/none.yml",
          "data/generators/none.yml: file does not exist"),
+    case("generate from an execution config", f"workload generate {SERVERLESS}",
+         "is not a file of kind generator-spec: none of its top-level keys (description, pool, "
+         "router, autoscaler, contention, prices) is one of its keys (description"),
     case("generate with a negative seed", "workload generate data/generators/diurnal.yml --seed -1",
          "--seed must be between 0 and 4294967295, got -1"),
     case("generate from an unknown suite", "workload generate data/generators/x.yml",
@@ -556,6 +576,15 @@ CASES = [
          *[f for f in copy_model() if not f[0].endswith("weights.pt")],
          ("in/c3o-bellamy/weights.pt", truncated_weights),
          ("in/a.csv", csv("template_id,shape,size", "q01,serverless,8"))),
+    case("predict --out onto a folder", "model predict --model data/models/c3o-bellamy --data "
+         "data/c3o/sort.tsv --out data/models", "--out data/models: is a folder; --out takes the "
+         "file to write"),
+    case("pretrain --out onto a folder of inputs", "model pretrain --data data/c3o --out data/slos",
+         "--out data/slos: exists and is not a model folder (it has no model.yml)"),
+    case("fit-contention --out onto a file", "model fit-contention --workload "
+         "data/workloads/redshift-sls-wg0 --results data/redshift-serverless/workgroup0-queries.parquet "
+         "--config data/execution_configs/examples/redshift-16rpu.yml --out data/slos/example.yml",
+         "--out data/slos/example.yml: is a file; --out takes a folder for the model"),
     case("predict with a missing model", "model predict --model in/none --data in/a.csv --out in/p.csv",
          "in/none: model folder does not exist",
          ("in/a.csv", csv("template_id,shape,size", "q01,serverless,8"))),
