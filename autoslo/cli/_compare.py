@@ -46,7 +46,11 @@ def resolve_runs(names: Sequence[str], tree: DataTree, model_ref: str | None) ->
                        else summary.get("workload_id"))
         # kappa targets: --model, else the latency model the run's config named
         run_model = model_ref or summary.get("latency_model")
-        workload = tree.workload_dir(workload_id) if workload_id else None
+        try:
+            workload = tree.workload_dir(workload_id) if workload_id else None
+        except InputError as exc:  # summary.yml / run.yml names an unsafe workload id
+            record = folder / (RUN_RECORD if live else "summary.yml")
+            raise InputError(exc.rule, source=display_path(record), field="workload_id") from None
         label = folder.name if live else f"{folder.parent.name}/{folder.name}"
         sources.append(RunSource(label, folder, "live" if live else "simulator",
                                  workload if workload is not None and workload.is_dir() else None,

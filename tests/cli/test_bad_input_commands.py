@@ -162,6 +162,8 @@ CASES = [
     case("a data root that does not exist", "--data-dir nowhere validate",
          "no input files found to validate"),
     case("validate a missing path", "validate data/slos/none.yml", "data/slos/none.yml: does not exist"),
+    case("validate a file as a workload", "validate data/slos/example.yml --kind workload",
+         "data/slos/example.yml: a workload is a folder (queries.parquet + workload.yml), got a file"),
     case("validate an unknown --kind", "validate data/slos/example.yml --kind recipe",
          "--kind must be one of execution-config"),
     case("generator start is no timestamp", "validate data/generators/x.yml",
@@ -365,6 +367,9 @@ CASES = [
     case("compare a run whose table is no parquet", "compare in/run --slo data/slos/example.yml",
          "in/run/queries.parquet: is not a readable parquet file",
          ("in/run/queries.parquet", data(b"garbage"))),
+    case("compare a run naming an unsafe workload", "compare in/run --slo data/slos/example.yml",
+         "in/run/summary.yml: workload_id: workload id must not contain '/', got 'a/b'",
+         ("in/run/queries.parquet", example_queries()), ("in/run/summary.yml", text("workload_id: a/b\n"))),
     case("compare a run lacking result columns", "compare in/run --slo in/s.yml",
          "in/run/queries.parquet: lacks column(s) start_s, end_s, queue_s, latency_s, cluster_id, "
          "status", ("in/run/queries.parquet", example_queries()),
