@@ -590,6 +590,27 @@ CASES = [
          "data/workloads/redshift-sls-wg0 --results data/redshift-serverless/workgroup0-queries.parquet "
          "--config data/execution_configs/examples/redshift-16rpu.yml --out data/slos/example.yml",
          "--out data/slos/example.yml: is a file; --out takes a folder for the model"),
+    case("predict sizes that are no numbers", "model predict --model data/models/c3o-bellamy "
+         "--data in/a.csv --out in/p.csv", "in/a.csv: size: must be a number in every row, got 'abc'",
+         ("in/a.csv", csv("template_id,shape,size", "q01,serverless,abc"))),
+    case("predict an empty TSV", "model predict --model data/models/c3o-bellamy --data in/a.tsv "
+         "--out in/p.csv", "in/a.tsv: is empty", ("in/a.tsv", data(b""))),
+    case("finetune on a table without its columns", "model finetune --model data/models/c3o-bellamy "
+         "--data in/a.csv --out in/m", "in/a.csv: missing column(s) template_id, shape, size, "
+         "runtime_s (calibration table: template_id, shape, size, runtime_s)",
+         ("in/a.csv", csv("a,b", "1,2"))),
+    case("finetune on a negative runtime", "model finetune --model data/models/c3o-bellamy "
+         "--data in/a.csv --out in/m", "in/a.csv: runtime must be a number > 0 in every row",
+         ("in/a.csv", csv("template_id,shape,size,runtime_s", "q01,serverless,8,-1"))),
+    case("recommend from a TSV that is no C3O data", "model recommend --model data/models/c3o-bellamy "
+         "--data in/a.tsv --sizes 2..4 --price 1 --deadline 10",
+         "in/a.tsv: missing column(s) instance_count, machine_type, slots, memory, data_size_MB",
+         ("in/a.tsv", text("x\ty\n1\t2\n"))),
+    case("fit-contention results that are no run", "model fit-contention --workload "
+         "data/workloads/redshift-sls-wg0 --results data/workloads --config "
+         "data/execution_configs/examples/redshift-16rpu.yml --out in/x",
+         "data/workloads/queries.parquet: does not exist (expected a run folder with "
+         "queries.parquet, or a queries.parquet file)"),
     case("predict with a missing model", "model predict --model in/none --data in/a.csv --out in/p.csv",
          "in/none: model folder does not exist",
          ("in/a.csv", csv("template_id,shape,size", "q01,serverless,8"))),
