@@ -34,11 +34,12 @@ def model_pretrain(
     data: Annotated[list[Path], typer.Option(
         help="C3O .tsv files or folders of them (repeat the option for several).")],
     out: Annotated[Path, typer.Option(help="Model folder to write (data/models/<name>).")],
-    trials: Annotated[int | None, typer.Option(help="Search trials (default: the search file's).")]
+    trials: Annotated[int | None, typer.Option(
+        min=1, help="Search trials (default: the search file's).")]
     = None,
     search: Annotated[Path | None, typer.Option(
         help="Search space YAML (default: data/model_searches/bellamy.yml).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (default: the search file's).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed (default: the search file's).")] = None,
 ) -> None:
     """Pretrain the neural model on many contexts (Ray Tune + Optuna TPE + ASHA, 2 CPUs)."""
     from autoslo.cli._outputs import check_out_folder
@@ -65,7 +66,7 @@ def model_finetune(
              "template_id, shape, size, runtime_s).")],
     out: Annotated[Path, typer.Option(help="Model folder to write (data/models/<name>).")],
     suite: Annotated[str, typer.Option(help=SUITE_HELP)] = "tpch",
-    seed: Annotated[int, typer.Option(help="Seed of the fine-tuning.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the fine-tuning.")] = 0,
 ) -> None:
     """Fine-tune on a few runs of a target context (encoder frozen, head retrained)."""
     from autoslo.cli._outputs import check_out_folder
@@ -118,7 +119,7 @@ def model_fit_contention(
     param: Annotated[list[str] | None, typer.Option(
         "--param", help="NAME=VALUE for the config's placeholders.")] = None,
     trials: Annotated[int, typer.Option(min=10, help="Search trials (TPE, then Nelder-Mead).")] = 300,
-    seed: Annotated[int, typer.Option(help="Seed of the search and the bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the search and the bootstrap.")] = 0,
     memory: Annotated[MemoryOption, typer.Option(
         help="Also fit memory: admission (queries wait inside the cluster until their memory "
              "fits) or spill (a cluster over its memory runs slower).")] = MemoryOption.none,
@@ -151,7 +152,7 @@ def model_evaluate(
     split: Annotated[str, typer.Option(help="random, context or few-shot.")] = "random",
     shots: Annotated[int, typer.Option(help="Configurations of each held-out context to "
                                             "fine-tune on (few-shot).")] = 3,
-    seed: Annotated[int, typer.Option(help="Seed of the split and the training.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the split and the training.")] = 0,
 ) -> None:
     """Print MAPE and MAE of the model, Ernest and gradient boosting on one split."""
     from autoslo.perf.evaluation import format_scores

@@ -428,8 +428,15 @@ CASES = [
     case("generate from an execution config", f"workload generate {SERVERLESS}",
          "is not a file of kind generator-spec: none of its top-level keys (description, pool, "
          "router, autoscaler, contention, prices) is one of its keys (description"),
+    case("generate with a seed too large", "workload generate data/generators/diurnal.yml "
+         "--seed 5000000000", "--seed must be between 0 and 4294967295, got 5000000000"),
     case("generate with a negative seed", "workload generate data/generators/diurnal.yml --seed -1",
-         "--seed must be between 0 and 4294967295, got -1"),
+         "Invalid value for '--seed': Input should be greater than or equal to 0, got '-1'"),
+    case("scale with a negative seed", f"workload scale {EXAMPLE} --factor 2 --seed -1",
+         "Invalid value for '--seed': Input should be greater than or equal to 0, got '-1'"),
+    case("finetune with a negative seed", "model finetune --model data/models/c3o-bellamy "
+         "--data data/c3o/sort.tsv --out in/m --seed -1",
+         "Invalid value for '--seed': Input should be greater than or equal to 0, got '-1'"),
     case("generate from an unknown suite", "workload generate data/generators/x.yml",
          "suite", ("data/generators/x.yml", generator(suite="tpcx"))),
     case("slice from no timestamp", f"workload slice {EXAMPLE} --from noon --to 2026-11-02T16:00:00Z",
@@ -547,6 +554,9 @@ CASES = [
                                              "1,2026-11-02 10:00:00,5"))),
     case("history to a bad name", "workload import query-history in/h.csv --name a/b",
          "--name must not contain '/', got 'a/b'",
+         ("in/h.csv", csv(HISTORY, "1,2026-11-02 10:00:00,5,select 1"))),
+    case("history size zero", "workload import query-history in/h.csv --name h --size 0",
+         "Invalid value for '--size': Input should be greater than or equal to 1, got '0'",
          ("in/h.csv", csv(HISTORY, "1,2026-11-02 10:00:00,5,select 1"))),
     case("history size no integer", "workload import query-history in/h.csv --name h --size big",
          "Invalid value for '--size': Input should be a valid integer, unable to parse string "
