@@ -165,7 +165,11 @@ class DataTree:
 def display_path(path: Path | str) -> str:
     """A path as users typed it: relative to the working directory when it lies below it."""
     path = Path(path)
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    here = Path.cwd().resolve()
+    # a symlink keeps the name it was given; `..` parts are still folded
+    for candidate in (Path(os.path.abspath(path)), path.resolve()):
+        try:
+            return str(candidate.relative_to(here))
+        except ValueError:
+            continue
+    return str(path)

@@ -145,7 +145,11 @@ def parse_run_timestamp(text: str) -> datetime:
     match = re.fullmatch(r"(\d{8}T\d{6})(\d{3})Z", text)
     if not match:
         raise InputError(f"run timestamp must look like 20261122T101112345Z, got {text!r}")
-    base = datetime.strptime(match.group(1), _RUN_TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    try:
+        base = datetime.strptime(match.group(1), _RUN_TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    except ValueError:  # the shape is right but the date or time is not a real one
+        raise InputError(f"run timestamp must be a real UTC date and time (YYYYMMDDTHHMMSSmmmZ, "
+                         f"e.g. 20261122T101112345Z), got {text!r}") from None
     return base + timedelta(milliseconds=int(match.group(2)))
 
 

@@ -21,7 +21,8 @@ import polars as pl
 from autoslo.config.slo import SloSpec
 from autoslo.datatree import DataTree, display_path
 from autoslo.errors import InputError
-from autoslo.slo import INF, reference_latencies, uses_kappa, with_targets
+from autoslo.slo import INF, latency_percentile, reference_latencies, uses_kappa, with_targets
+from autoslo.workload import Workload
 
 RunKind = Literal["simulator", "live"]
 QUERY_COLUMNS = ("query_id", "template_id", "arrival_s", "start_s", "end_s", "queue_s", "latency_s",
@@ -69,7 +70,11 @@ def _scan(path: Path, required: Sequence[str]) -> tuple[pl.LazyFrame, list[str]]
         raise InputError(f"file does not exist (a run folder needs {path.name})",
                          source=display_path(path))
     frame = pl.scan_parquet(path)
-    names = frame.collect_schema().names()
+    try:
+        names = frame.collect_schema().names()
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"is not a readable parquet file ({type(exc).__name__})",
+                         source=display_path(path)) from None
     _check_columns(path, names, required)
     return frame, names
 
@@ -119,9 +124,24 @@ class References:
             from autoslo.workload import load_workload
 
             workload = load_workload(source.workload_path)
+            if source.model_ref is None:
+                _need_runtimes(source, workload)
             model = load_latency_model(source.model_ref, self.tree)
             self._cache[key] = reference_latencies(workload, spec, model).lazy()
         return self._cache[key]
+
+
+def _need_runtimes(source: RunSource, workload: Workload) -> None:
+    """Without a latency model, kappa targets need every query's measured runtime_s."""
+    frame = workload.queries
+    missing = (frame.height if "runtime_s" not in frame.columns
+               else int(frame["runtime_s"].is_null().sum() + frame["runtime_s"].is_nan().sum()))
+    if missing:
+        raise InputError(f"run {source.label!r} ({display_path(source.folder)}): the SLO spec's "
+                         f"kappa targets need each query's isolated latency, but {missing} "
+                         f"queries of workload {workload.id!r} have no runtime_s and no latency "
+                         "model is known for the run (its summary.yml records none): pass "
+                         "--model models/<name>")
 
 
 def scored_queries(sources: Sequence[RunSource], spec: SloSpec, references: References,
@@ -175,7 +195,8 @@ def _metrics() -> list[pl.Expr]:
         pl.col("violated").sum().cast(pl.Int64).alias("violations"),
         pl.col("violated").mean().alias("violation_rate"),
         (pl.col("status") != "ok").sum().cast(pl.Int64).alias("unfinished"),
-        *(latency.quantile(p / 100, "nearest").alias(f"p{p}_s") for p in PERCENTILES),
+        *(latency_percentile(latency, p).alias(f"p{p}_s")  # type: ignore[union-attr]
+          for p in PERCENTILES),
         (pl.col("queue_s").sum() / pl.col("latency_s").sum()).alias("queue_share"),
     ]
 
@@ -366,7 +387,8 @@ def latency_quantiles(sources: Sequence[RunSource],
     """Latency quantiles (s) of finished queries per run: [run, label, quantile, latency_s]."""
     frames = [scan_queries(s).filter(pl.col("status") == "ok").select(
         pl.lit(i, dtype=pl.Int32).alias("run"),
-        *(pl.col("latency_s").quantile(q, "linear").alias(f"{q:.2f}") for q in quantiles))
+        *(latency_percentile(pl.col("latency_s"), 100 * q).alias(f"{q:.2f}")  # type: ignore[union-attr]
+          for q in quantiles))
         for i, s in enumerate(sources)]
     wide = _collect(pl.concat(frames))
     long = wide.unpivot(index="run", variable_name="quantile", value_name="latency_s").with_columns(

@@ -5,13 +5,14 @@ spec's default. A query violates the SLO when it did not finish ok (timeout, fai
 its latency exceeds its target; a query without a target violates only by not finishing ok.
 Kappa targets are kappa x the query's isolated latency on the spec's reference cluster, which the
 caller supplies (`reference_latencies`), so results never bake an SLO in. Percentile bounds count
-unfinished queries as infinitely slow.
+unfinished queries as infinitely slow. Every latency percentile autoslo reports (summary.yml,
+compare, SLO bounds, plots) is `latency_percentile`: numpy's default linear interpolation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -59,6 +60,32 @@ class SloScore:
     def met(self) -> bool:
         """Violation rate within tau and every percentile bound met."""
         return self.violation_rate <= self.tau and all(p.met for p in self.percentiles)
+
+
+def latency_percentile(values: np.ndarray | pl.Expr, q: Any) -> Any:
+    """The `q`-th percentile (0-100) of latencies, the one definition every report uses.
+
+    numpy's default (linear interpolation between the two nearest ranks, at index
+    q / 100 * (n - 1) of the sorted values), on an array (`q` a number or an array of them) or
+    as a polars aggregation (for lazy tables; `q` a number). Unfinished queries enter as +inf: a
+    percentile that reaches them is inf (where the interpolation meets inf, numpy and polars
+    would give NaN). An empty array gives NaN.
+    """
+    if isinstance(values, pl.Expr):
+        return values.quantile(float(q) / 100, "linear").fill_nan(INF)
+    latency = np.asarray(values, dtype=np.float64)
+    if latency.size == 0:
+        return np.full(np.shape(q), np.nan) if np.ndim(q) else float("nan")
+    with np.errstate(invalid="ignore"):
+        result = np.atleast_1d(np.percentile(latency, q)).astype(np.float64)
+    broken = np.isnan(result)  # numpy's interpolation met an infinite latency (inf - inf, inf * 0)
+    if broken.any():
+        ordered = np.sort(latency)
+        index = np.atleast_1d(np.asarray(q, dtype=np.float64))[broken] / 100 * (latency.size - 1)
+        low = np.floor(index).astype(np.int64)
+        # on a rank: that value; between ranks with inf above: inf
+        result[broken] = np.where(index == low, ordered[low], INF)
+    return result if np.ndim(q) else float(result[0])
 
 
 def reference_latencies(workload: Workload, spec: SloSpec, model: LatencyModel | None) -> pl.DataFrame:
@@ -116,9 +143,8 @@ def _summaries(frame: pl.DataFrame, key: str) -> pl.DataFrame:
         pl.len().alias("queries"),
         pl.col("violated").sum().alias("violations"),
         pl.col("violated").mean().alias("violation_rate"),
-        latency.quantile(0.5, "nearest").alias("p50_s"),
-        latency.quantile(0.95, "nearest").alias("p95_s"),
-        latency.quantile(0.99, "nearest").alias("p99_s"),
+        *(latency_percentile(latency, p).alias(f"p{p}_s")  # type: ignore[union-attr]
+          for p in (50, 95, 99)),
     ).sort(key))
 
 
@@ -140,8 +166,7 @@ def score(queries: pl.DataFrame, spec: SloSpec, reference: pl.DataFrame | None =
             mask &= (frame["query_group"] == bound.query_group).to_numpy()
             scope = f"query group {bound.query_group}"
         picked = latency[mask]
-        observed = float(np.quantile(picked, bound.percentile / 100, method="inverted_cdf")
-                         ) if picked.size else 0.0
+        observed = float(latency_percentile(picked, bound.percentile)) if picked.size else 0.0
         checks.append(PercentileCheck(bound.percentile, bound.latency_s, observed, scope,
                                       int(picked.size)))
     return SloScore(queries=frame.height, violations=int(frame["violated"].sum()),

@@ -146,6 +146,7 @@ def load_bucket(spec: str | None = None) -> Any:
     name = spec[len(SCHEME):] if spec.startswith(SCHEME) else spec
     if "/" in name or not name:
         raise InputError(f"{STORAGE_ENV} must look like s3-bucket/<block-name>, got {spec!r}")
+    api_url = _check_block_locally(name)
     from prefect_aws import S3Bucket
 
     try:
@@ -156,6 +157,113 @@ def load_bucket(spec: str | None = None) -> Any:
                              "create it first (python deployments/blocks.py, see the README)"
                              ) from None
         raise
+    except Exception as exc:  # the API did not answer (httpx errors and the like)
+        if api_url is None or isinstance(exc, AutosloError):
+            raise
+        raise AutosloError(f"S3Bucket block {name!r}: the Prefect API at {api_url} did not answer "
+                           f"({type(exc).__name__}: {str(exc)[:160]}); start it or fix "
+                           "PREFECT_API_URL") from None
+
+
+REGISTER_HINT = "register it first (python deployments/blocks.py, see the README)"
+
+
+def _check_block_locally(name: str) -> str | None:
+    """Return the configured Prefect API URL; with none, look the block up in Prefect's local
+    database directly and refuse at once if it is not there (otherwise Prefect would start a
+    temporary server just to find that out: about 10 s and several log lines). Prefect's own
+    settings module takes about 2 s to import, so its sources are read here (`_prefect_setting`).
+    """
+    import sqlite3
+
+    api_url = _prefect_setting(("PREFECT_API_URL",), ("api", "url"))
+    if api_url:
+        return api_url
+    database = _local_database()
+    if database is None:
+        return None  # another database: let Prefect's temporary server answer
+    if not database.is_file():
+        raise InputError(f"S3Bucket block {name!r} does not exist: no Prefect API is set "
+                         f"(PREFECT_API_URL) and the local Prefect database {database} does not "
+                         f"exist; set PREFECT_API_URL to the server holding it, or {REGISTER_HINT}")
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=2) as connection:
+            row = connection.execute(
+                "SELECT 1 FROM block_document JOIN block_type ON block_document.block_type_id = "
+                "block_type.id WHERE block_type.slug = 's3-bucket' AND block_document.name = ?",
+                (name,)).fetchone()
+    except sqlite3.Error:
+        return None  # not a schema we know: let Prefect answer
+    if row is None:
+        raise InputError(f"S3Bucket block {name!r} does not exist in the local Prefect database "
+                         f"{database} (no PREFECT_API_URL is set); set PREFECT_API_URL to the "
+                         f"server holding it, or {REGISTER_HINT}")
+    return None
+
+
+def _local_database() -> Path | None:
+    """The SQLite file a temporary Prefect server would use, or None for any other database."""
+    url = _prefect_setting(("PREFECT_SERVER_DATABASE_CONNECTION_URL",
+                            "PREFECT_API_DATABASE_CONNECTION_URL"),
+                           ("server", "database", "connection_url"))
+    if url is None:
+        other = [_prefect_setting((f"PREFECT_SERVER_DATABASE_{key.upper()}",
+                                   f"PREFECT_API_DATABASE_{key.upper()}"),
+                                  ("server", "database", key)) for key in ("driver", "name", "host")]
+        if any(other):
+            return None
+        return _prefect_home() / "prefect.db"
+    if not url.startswith("sqlite") or "memory" in url or "///" not in url:
+        return None
+    return Path(url.split("///", 1)[1].split("?", 1)[0]).expanduser()
+
+
+def _prefect_home() -> Path:
+    home = _prefect_setting(("PREFECT_HOME",), ("home",), profiles=False)
+    return Path(home or "~/.prefect").expanduser()
+
+
+def _prefect_setting(names: tuple[str, ...], keys: tuple[str, ...], *,
+                     profiles: bool = True) -> str | None:
+    """A Prefect setting from where Prefect reads it, in its order: the environment, ./.env,
+    ./prefect.toml, ./pyproject.toml ([tool.prefect]), then the active profile."""
+    import tomllib
+
+    for name in names:
+        if os.environ.get(name):
+            return os.environ[name]
+    dotenv = Path(".env")
+    if dotenv.is_file():
+        for line in dotenv.read_text(encoding="utf-8", errors="replace").splitlines():
+            key, sep, value = line.strip().removeprefix("export ").partition("=")
+            if sep and key.strip() in names and value.strip():
+                return value.strip().strip("'\"")
+
+    def lookup(table: Any, path: tuple[str, ...]) -> str | None:
+        for key in path:
+            table = table.get(key) if isinstance(table, dict) else None
+        return str(table) if table not in (None, "") else None
+
+    for file, prefix in ((Path("prefect.toml"), ()), (Path("pyproject.toml"), ("tool", "prefect"))):
+        if file.is_file():
+            try:
+                found = lookup(tomllib.loads(file.read_text(encoding="utf-8")), (*prefix, *keys))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+                found = None
+            if found:
+                return found
+    if not profiles:
+        return None
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or _prefect_home() / "profiles.toml")
+    if not path.is_file():
+        return None
+    try:
+        content = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    active = os.environ.get("PREFECT_PROFILE") or content.get("active") or "ephemeral"
+    profile = content.get("profiles", {}).get(active, {})
+    return next((str(profile[n]) for n in names if profile.get(n)), None)
 
 
 @contextmanager

@@ -453,7 +453,7 @@ def test_slo_scoring_by_hand() -> None:
     # q3 timed out; q4 default kappa 3 x 1 s = 3 s, 2 s ok
     assert result.violations == 2 and result.violation_rate == pytest.approx(0.4)
     assert not result.met
-    # latencies with the timeout as infinity: [1, 2, 12, 30, inf] -> p50 (inverted CDF) = 12
+    # latencies with the timeout as infinity: [1, 2, 12, 30, inf] -> p50 (linear, index 2) = 12
     assert result.percentiles[0].observed_s == 12.0 and not result.percentiles[0].met
     assert result.per_template["violations"].to_list() == [1, 0, 1]
     with pytest.raises(Exception, match="reference latencies are needed"):

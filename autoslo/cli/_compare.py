@@ -6,8 +6,10 @@ one SLO spec, exactly as the plots score them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import yaml
@@ -21,11 +23,11 @@ from autoslo.results import References, RunSource, per_run, target_coverage
 
 
 def _is_timestamp(text: str) -> bool:
-    """Whether `text` is a live run timestamp (e.g. 20261122T101112345Z)."""
-    try:
-        parse_run_timestamp(text)
-    except InputError:
+    """Whether `text` is a live run timestamp (e.g. 20261122T101112345Z); one of that shape whose
+    date or time does not exist is an InputError saying so."""
+    if not re.fullmatch(r"\d{8}T\d{9}Z", text):
         return False
+    parse_run_timestamp(text)
     return True
 
 
@@ -33,25 +35,43 @@ def resolve_runs(names: Sequence[str], tree: DataTree, model_ref: str | None) ->
     """Run folders or live run timestamps to RunSources (workload found from the run's records)."""
     sources = []
     for name in names:
-        folder = tree.run_dir(name) if _is_timestamp(name) and not Path(name).exists() else Path(name)
+        folder = Path(name) if Path(name).exists() or not _is_timestamp(name) else tree.run_dir(name)
         if not (folder / "queries.parquet").is_file():
             raise InputError(f"run {name!r}: {display_path(folder)} is not a run folder (it has no "
                              "queries.parquet); give a folder under data/simulator_runs or data/runs, "
                              "or a live run timestamp")
         live = (folder / RUN_RECORD).is_file()
-        workload_id = None
-        if live:
-            workload_id = read_run_record(folder / RUN_RECORD).workload_id
-        elif (folder / "summary.yml").is_file():
-            summary = yaml.safe_load((folder / "summary.yml").read_text(encoding="utf-8")) or {}
-            workload_id = summary.get("workload_id")
-        workload = tree.workload_dir(workload_id) if workload_id else None
+        summary = _summary(folder)
+        workload_id = (read_run_record(folder / RUN_RECORD).workload_id if live
+                       else summary.get("workload_id"))
+        # kappa targets: --model, else the latency model the run's config named
+        run_model = model_ref or summary.get("latency_model")
+        try:
+            workload = tree.workload_dir(workload_id) if workload_id else None
+        except InputError as exc:  # summary.yml / run.yml names an unsafe workload id
+            record = folder / (RUN_RECORD if live else "summary.yml")
+            raise InputError(exc.rule, source=display_path(record), field="workload_id") from None
         label = folder.name if live else f"{folder.parent.name}/{folder.name}"
         sources.append(RunSource(label, folder, "live" if live else "simulator",
                                  workload if workload is not None and workload.is_dir() else None,
-                                 model_ref, ref=tree.relative(folder) if tree.contains(folder)
-                                 else None))
+                                 run_model if isinstance(run_model, str) else None,
+                                 ref=tree.relative(folder) if tree.contains(folder) else None))
     return sources
+
+
+def _summary(folder: Path) -> dict[str, Any]:
+    """The run's summary.yml as a mapping (empty when absent); a broken one names its file."""
+    path = folder / "summary.yml"
+    if not path.is_file():
+        return {}
+    try:
+        summary = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"is not valid YAML ({str(exc).splitlines()[0]})",
+                         source=display_path(path)) from None
+    if not isinstance(summary, dict):
+        raise InputError("must hold a YAML mapping of keys to values", source=display_path(path))
+    return summary
 
 
 def compare_rows(table: pl.DataFrame) -> list[list[str]]:

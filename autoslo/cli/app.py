@@ -53,10 +53,34 @@ def command_line() -> str:
     return " ".join(["autoslo", *(shlex.quote(a) for a in sys.argv[1:])])
 
 
+def usage_line(exc: Exception) -> str:
+    """A click usage error as one line: the command, what is wrong (with the value given, which
+    click's own messages sometimes leave out), where the help is."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "autoslo"
+    message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+    given = _given_value(getattr(exc, "param", None))
+    if given is not None and repr(given) not in message:
+        message = f"{message.rstrip('.')}, got {given!r}"
+    return f"{path}: {message} (see `{path} --help`)"
+
+
+def _given_value(param: object) -> str | None:
+    """The value typed after an option (``--factor fast`` or ``--factor=fast``), if any."""
+    args = sys.argv[1:]
+    for opt in getattr(param, "opts", []) if getattr(param, "param_type_name", "") == "option" else []:
+        for index, arg in enumerate(args):
+            if arg == opt and index + 1 < len(args):
+                return args[index + 1]
+            if arg.startswith(f"{opt}="):
+                return arg.split("=", 1)[1]
+    return None
+
+
 def main() -> None:
     """Console entry point: user mistakes become one line on stderr and exit code 2."""
     try:
-        result = app(standalone_mode=False)
+        result = app(standalone_mode=False, prog_name="autoslo")
     except AutosloError as exc:
         typer.echo(str(exc), err=True)
         sys.exit(exc.exit_code)
@@ -66,10 +90,10 @@ def main() -> None:
         typer.echo("aborted", err=True)
         sys.exit(130)
     except Exception as exc:
-        # usage errors of typer's bundled click: show the usage line and exit 2
-        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None),
-                                                                 int):
-            exc.show()
+        # usage errors of typer's bundled click: one line naming the command, exit 2
+        if callable(getattr(exc, "format_message", None)) and isinstance(
+                getattr(exc, "exit_code", None), int):
+            typer.echo(usage_line(exc), err=True)
             sys.exit(2)
         raise
     sys.exit(result if isinstance(result, int) else 0)

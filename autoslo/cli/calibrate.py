@@ -101,9 +101,9 @@ def calibrate(
         help="Queries of the concurrent replay the contention model is fitted on.")] = 200,
     load: Annotated[float, typer.Option(
         help="The replay's offered load as a share of the capacity guess.")] = 0.9,
-    trials: Annotated[int, typer.Option(help="Search trials of the contention fit.")] = 300,
+    trials: Annotated[int, typer.Option(min=1, help="Search trials of the contention fit.")] = 300,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap refits for the parameters' spread.")] = 20,
-    seed: Annotated[int, typer.Option(help="Seed of the replay's workload and of the fit.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the replay's workload and of the fit.")] = 0,
     out: Annotated[str | None, typer.Option(
         help="Model name: data/models/<name> and <name>-contention (default calibrated-<suite>).")]
     = None,

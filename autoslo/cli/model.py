@@ -43,17 +43,20 @@ def model_pretrain(
     data: Annotated[list[Path], typer.Option(
         help="C3O .tsv files or folders of them (repeat the option for several).")],
     out: Annotated[Path, typer.Option(help="Model folder to write (data/models/<name>).")],
-    trials: Annotated[int | None, typer.Option(help="Search trials (default: the search file's).")]
+    trials: Annotated[int | None, typer.Option(
+        min=1, help="Search trials (default: the search file's).")]
     = None,
     search: Annotated[Path | None, typer.Option(
         help="Search space YAML (default: data/model_searches/bellamy.yml).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (default: the search file's).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed (default: the search file's).")] = None,
 ) -> None:
     """Pretrain the neural model on many contexts (Ray Tune + Optuna TPE + ASHA, 2 CPUs)."""
+    from autoslo.cli._outputs import check_out_folder
     from autoslo.datatree import display_path
     from autoslo.perf.bellamy import DEFAULT_SEARCH, pretrain_to_folder
 
     tree: DataTree = ctx.obj
+    check_out_folder(out, "model.yml", "model")
     model = pretrain_to_folder(data, out, search or tree.ref(DEFAULT_SEARCH), trials=trials,
                                seed=seed, command=command_line())
     scores = model.meta["scores"]["validation"]
@@ -72,12 +75,14 @@ def model_finetune(
              "template_id, shape, size, runtime_s).")],
     out: Annotated[Path, typer.Option(help="Model folder to write (data/models/<name>).")],
     suite: Annotated[str, typer.Option(help=SUITE_HELP)] = "tpch",
-    seed: Annotated[int, typer.Option(help="Seed of the fine-tuning.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the fine-tuning.")] = 0,
 ) -> None:
     """Fine-tune on a few runs of a target context (encoder frozen, head retrained)."""
+    from autoslo.cli._outputs import check_out_folder
     from autoslo.datatree import display_path
     from autoslo.perf.neural import finetune_to_folder
 
+    check_out_folder(out, "model.yml", "model")
     tuned = finetune_to_folder(model, data, out, ctx.obj, suite=suite, seed=seed,
                                command=command_line())
     info = tuned.meta["fine_tune"]
@@ -98,9 +103,11 @@ def model_predict(
     suite: Annotated[str, typer.Option(help=SUITE_HELP)] = "tpch",
 ) -> None:
     """Predict runtimes with an uncertainty band; sizes outside the training range are flagged."""
+    from autoslo.cli._outputs import check_out_file
     from autoslo.datatree import display_path
     from autoslo.perf.neural import predict_to_csv
 
+    check_out_file(out)
     result = predict_to_csv(model, data, out, ctx.obj, suite=suite)
     outside = int(result["extrapolated"].sum())
     typer.echo(f"predicted {result.height} rows ({outside} outside the trained scale-out range) "
@@ -121,7 +128,7 @@ def model_fit_contention(
     param: Annotated[list[str] | None, typer.Option(
         "--param", help="NAME=VALUE for the config's placeholders.")] = None,
     trials: Annotated[int, typer.Option(min=10, help="Search trials (TPE, then Nelder-Mead).")] = 300,
-    seed: Annotated[int, typer.Option(help="Seed of the search and the bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the search and the bootstrap.")] = 0,
     memory: Annotated[MemoryOption, typer.Option(
         help="Also fit memory: admission (queries wait inside the cluster until their memory "
              "fits) or spill (a cluster over its memory runs slower).")] = MemoryOption.none,
@@ -135,10 +142,12 @@ def model_fit_contention(
     ] = ModelClassOption.full,
 ) -> None:
     """Fit how concurrent queries slow each other from a live run, with the simulator in the fit."""
+    from autoslo.cli._outputs import check_out_folder
     from autoslo.config import parse_params
     from autoslo.datatree import display_path
     from autoslo.sim.fit import fit_from_files, law_summary
 
+    check_out_folder(out, "model.yml", "model")
     report = fit_from_files(ctx.obj, workload, results, config, out, params=parse_params(param or []),
                             trials=trials, seed=seed, memory=memory.value, bootstrap=bootstrap,
                             fit_fraction=fit_fraction, command=command_line(),
@@ -158,7 +167,7 @@ def model_evaluate(
     split: Annotated[str, typer.Option(help="random, context or few-shot.")] = "random",
     shots: Annotated[int, typer.Option(help="Configurations of each held-out context to "
                                             "fine-tune on (few-shot).")] = 3,
-    seed: Annotated[int, typer.Option(help="Seed of the split and the training.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the split and the training.")] = 0,
 ) -> None:
     """Print MAPE and MAE of the model, Ernest and gradient boosting on one split."""
     from autoslo.perf.evaluation import format_scores

@@ -128,9 +128,10 @@ def execute(
     if calibrate:
         from autoslo.cli.calibrate import calibrate_and_report
 
-        warn("note: `autoslo execute --calibrate` is now `autoslo calibrate` (same options)")
         if manifest is not None or config is None or suite is None:
-            raise typer.BadParameter("--calibrate takes --config and --suite (and no --manifest)")
+            raise typer.BadParameter("--calibrate takes --config and --suite (and no --manifest); "
+                                     "it is now `autoslo calibrate`")
+        warn("note: `autoslo execute --calibrate` is now `autoslo calibrate` (same options)")
         calibrate_and_report(tree, config, suite, sizes=sizes, repeats=repeats, templates=templates,
                              scale_factor=scale_factor, out=out)
         return
@@ -252,6 +253,10 @@ def simulate(
     from autoslo.workload import load_workload
 
     tree: DataTree = ctx.obj
+    if out is not None:
+        from autoslo.cli._outputs import check_out_folder
+
+        check_out_folder(out, "summary.yml", "simulator result")
     resolved = resolve_execution_config(config, params=parse_params(param or []),
                                         overrides=parse_overrides(set_ or []), tree=tree)
     loaded = load_workload(workload)
@@ -274,3 +279,4 @@ def simulate(
                          for p in scored.percentiles)
         typer.echo(f"SLO {display_path(slo)}: violation rate {scored.violation_rate:.2%} "
                    f"(tau {scored.tau:.0%}){bounds}: {'met' if scored.met else 'NOT met'}")
+

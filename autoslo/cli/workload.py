@@ -40,7 +40,7 @@ def _parse_time(text: str, option: str) -> dt.datetime:
 def workload_generate(
     ctx: typer.Context,
     spec: Annotated[Path, typer.Argument(help="Generator spec YAML (data/generators/<name>.yml).")],
-    seed: Annotated[int | None, typer.Option(help="Override the spec's seed.")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Override the spec's seed.")] = None,
 ) -> None:
     """Generate a synthetic workload from a spec (Poisson arrivals with a rate profile)."""
     from autoslo.workload.outputs import generate_workload
@@ -86,7 +86,7 @@ def workload_scale(
     ctx: typer.Context,
     workload: Annotated[Path, typer.Argument(help="Workload folder.")],
     factor: Annotated[float, typer.Option(help="Rate multiplier (1.3: 30 % more queries).")],
-    seed: Annotated[int, typer.Option(help="Seed for which queries are added or dropped.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed for which queries are added or dropped.")] = 0,
     name: Annotated[str | None, typer.Option(help="Name of the new workload.")] = None,
 ) -> None:
     """Scale the arrival rate, keeping its shape over time."""
@@ -130,6 +130,7 @@ def import_history_command(
     file: Annotated[Path, typer.Argument(help="SYS_QUERY_HISTORY export (parquet or CSV).")],
     name: Annotated[str, typer.Option(help="Name of the new workload.")],
     size: Annotated[int | None, typer.Option(
+        min=1,
         help="The cluster size (RPU or nodes) the queries ran at, if known.")] = None,
 ) -> None:
     """Import a Redshift SYS_QUERY_HISTORY export; templates by normalized query text."""
@@ -161,7 +162,7 @@ def workload_forecast(
     scenarios: Annotated[int, typer.Option(help="How many scenario workloads to sample.")] = 10,
     method: Annotated[str, typer.Option(
         help="auto (backtest and pick), yesterday, same_weekday, ewma or seasonal.")] = "auto",
-    seed: Annotated[int, typer.Option(help="Seed of the scenario sampling.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the scenario sampling.")] = 0,
 ) -> None:
     """Forecast a target day's hourly counts per template and sample scenario workloads."""
     from autoslo.datatree import display_path

@@ -7,12 +7,13 @@ frozen. Range rules are plain validators so their messages read ``must be betwee
 
 from __future__ import annotations
 
+import datetime as dt
 import types
 import typing
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Union
+from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 Path_ = tuple[str | int, ...]
 
@@ -84,6 +85,35 @@ def zoned(value: Any) -> Any:
         raise ValueError(f"must carry a time zone (e.g. 2026-11-22T00:00:00Z), got "
                          f"{value.isoformat()}")
     return value
+
+
+def iso_timestamp(value: Any) -> Any:
+    """A before-validator: an ISO text timestamp (what ``yaml.safe_dump`` writes, quoted) becomes a
+    datetime, so a quoted start reads like an unquoted one; other values pass through unchanged."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"must be a timestamp with a time zone (e.g. 2026-11-22T00:00:00Z), got "
+                         f"{value!r}") from None
+
+
+def iso_date(value: Any) -> Any:
+    """A before-validator: an ISO text date (``'2026-11-23'``, as quoted by ``yaml.safe_dump``)
+    becomes a date; other values pass through unchanged."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"must be a date (YYYY-MM-DD), got {value!r}") from None
+
+
+# a timestamp with a zone, written by YAML as a timestamp or as ISO text (quoted by safe_dump)
+ZonedTimestamp = Annotated[dt.datetime, BeforeValidator(iso_timestamp), AfterValidator(zoned)]
+# a date, written by YAML as a date or as ISO text
+IsoDate = Annotated[dt.date, BeforeValidator(iso_date)]
 
 
 def _fmt_num(value: float) -> str:

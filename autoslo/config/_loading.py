@@ -7,6 +7,7 @@ at once, each naming its field.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,8 @@ _MANIFEST_KINDS: dict[str, FileKind] = {
     "plotting": "plotting-manifest",
 }
 
+SHARED_KEYS = {"description", "name"}
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -89,6 +92,25 @@ def _filled(path: Path, params: Mapping[str, Any] | None,
     return source, substitute(data, params or {}), {split_path(k) for k in overrides}
 
 
+def _refuse_other_kind(source: str, data: Any, model_cls: type[BaseModel]) -> None:
+    """A mapping none of whose top-level keys the expected kind knows is one mistake (the wrong
+    file), so it is one line naming the kind it looks like, not one line per unknown key."""
+    if not isinstance(data, dict) or not data:
+        return
+    fields = set(model_cls.model_fields)
+    keys = [str(k) for k in data]
+    telling = set(keys) - SHARED_KEYS  # keys every kind may have say nothing about the kind
+    if not telling or fields & telling:
+        return
+    kind = next((k for k, m in MODELS.items() if m is model_cls), model_cls.__name__)
+    overlap = sorted(((len(telling & set(m.model_fields)), k) for k, m in MODELS.items()
+                      if m is not model_cls), reverse=True)
+    looks = f"; it looks like a file of kind {overlap[0][1]}" if overlap and overlap[0][0] else ""
+    shown = ", ".join(keys[:6]) + (", ..." if len(keys) > 6 else "")
+    raise InputError(f"is not a file of kind {kind}: none of its top-level keys ({shown}) is one "
+                     f"of its keys ({', '.join(sorted(fields))}){looks}", source=source)
+
+
 def _problems(exc: ValidationError, sub: Substitution, model_cls: type[BaseModel],
               overridden: Iterable[DataPath]) -> list[tuple[str, str]]:
     """The validation problems as (field, rule), leaving out those a placeholder may still fix."""
@@ -108,6 +130,7 @@ def read_model(
     """Read, fill and validate one file (every placeholder filled): the model and the params used."""
     source, sub, overridden = _filled(path, params, overrides)
     refuse_unresolved(sub, source)
+    _refuse_other_kind(source, sub.data, model_cls)
     try:
         return model_cls.model_validate(sub.data), set(sub.used)
     except ValidationError as exc:
@@ -138,6 +161,7 @@ def parse_file(
         model, used = read_model(path, model_cls, params=params, overrides=overrides)
         return Parsed(model=model, used_params=used)
     source, sub, overridden = _filled(path, params, overrides)
+    _refuse_other_kind(source, sub.data, model_cls)
     model: StrictModel | None = None
     try:
         model = model_cls.model_validate(sub.data)
@@ -159,12 +183,15 @@ def infer_kind(path: Path) -> FileKind | None:
         return "template-suite"
     if (path.is_dir() and (path / "forecast.yml").is_file()) or path.name == "forecast.yml":
         return "forecast"
-    parents = [p.name for p in path.resolve().parents]
-    if len(parents) >= 2 and parents[1] == "manifests" and parents[0] in _MANIFEST_KINDS:
-        return _MANIFEST_KINDS[parents[0]]
-    for name in parents:
-        if name in _FOLDER_KINDS:
-            return _FOLDER_KINDS[name]
+    # where the file is as given first (a symlink placed in the tree has the kind of its place,
+    # as when the tree is validated), then where it points to
+    for where in (Path(os.path.abspath(path)), path.resolve()):
+        parents = [p.name for p in where.parents]
+        if len(parents) >= 2 and parents[1] == "manifests" and parents[0] in _MANIFEST_KINDS:
+            return _MANIFEST_KINDS[parents[0]]
+        for name in parents:
+            if name in _FOLDER_KINDS:
+                return _FOLDER_KINDS[name]
     return None
 
 

@@ -74,6 +74,9 @@ def inspect_file(
 
 
 def _inspect_workload(path: Path, tree: DataTree) -> FileReport:
+    if path.is_file() and path.name not in ("workload.yml", "queries.parquet"):
+        raise InputError("a workload is a folder (queries.parquet + workload.yml), got a file",
+                         source=display_path(path))
     folder = path if path.is_dir() else path.parent
     meta_path = folder / "workload.yml"
     meta = load_model(meta_path, WorkloadMeta)

@@ -6,12 +6,19 @@ how to draw isolated runtimes; with the same spec and seed the generator writes 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from autoslo.config._base import RuleError, StrictModel, at_least, between, positive, safe_name, zoned
+from autoslo.config._base import (
+    RuleError,
+    StrictModel,
+    ZonedTimestamp,
+    at_least,
+    between,
+    positive,
+    safe_name,
+)
 from autoslo.config.shapes import ClusterShape
 
 PositiveFloat = Annotated[float, AfterValidator(positive)]
@@ -60,7 +67,7 @@ class GeneratorSpec(StrictModel):
     name: Annotated[str, AfterValidator(safe_name)]
     description: str = ""
     seed: Annotated[int, AfterValidator(between(0, 2**32 - 1))] = 0
-    start: Annotated[dt.datetime, AfterValidator(zoned)]
+    start: ZonedTimestamp
     duration_s: PositiveFloat
     rate: RateProfile
     suite: str = Field(description="template suite under data/templates/")

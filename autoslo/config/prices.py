@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 
-from autoslo.config._base import RuleError, StrictModel, at_least, positive
+from autoslo.config._base import IsoDate, RuleError, StrictModel, at_least, positive
 from autoslo.config.shapes import NodeType
 
 Usd = Annotated[float, AfterValidator(at_least(0))]
@@ -17,7 +16,7 @@ class PriceTable(StrictModel):
     """On-demand prices for one region, as of a date, from a named source."""
 
     region: Annotated[str, Field(min_length=1)]
-    as_of: dt.date
+    as_of: IsoDate
     source: Annotated[str, Field(min_length=1)]
     serverless_usd_per_rpu_hour: Usd
     serverless_min_billed_s: Annotated[float, AfterValidator(positive)] = 60.0

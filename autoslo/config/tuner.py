@@ -6,12 +6,11 @@ distribution. How trials run (parallelism, a Ray address) sits beside it in `par
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from autoslo.config._base import RuleError, StrictModel, at_least, between, positive
+from autoslo.config._base import IsoDate, RuleError, StrictModel, at_least, between, positive
 from autoslo.config._yaml import split_path
 
 Scalar = str | int | float | bool
@@ -29,7 +28,7 @@ class ForecastWorkload(StrictModel):
 
     kind: Literal["forecast"]
     history: str = Field(description="data-relative workload folder holding the history")
-    date: dt.date
+    date: IsoDate
     scenarios: Annotated[int, AfterValidator(between(1, 1000))] = 10
     validation_scenarios: Annotated[int, AfterValidator(at_least(0))] = 3
     method: Literal["auto", "yesterday", "same_weekday", "ewma", "seasonal"] = "auto"

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from autoslo.config._base import StrictModel, at_least, safe_name, zoned
+from autoslo.config._base import IsoDate, StrictModel, ZonedTimestamp, at_least, safe_name
 from autoslo.config.shapes import ClusterShape
 from autoslo.errors import InputError
 
@@ -37,7 +37,7 @@ class WorkloadMeta(StrictModel):
     name: Annotated[str, AfterValidator(safe_name)]
     parameters: dict[str, Scalar] = {}
     description: str = ""
-    start: Annotated[dt.datetime, AfterValidator(zoned)]
+    start: ZonedTimestamp
     source: WorkloadSource
     queries: Annotated[int, AfterValidator(at_least(0))]
     reference: ClusterShape | None = Field(
@@ -49,7 +49,7 @@ class ForecastMeta(StrictModel):
 
     name: str
     history: str
-    date: dt.date
+    date: IsoDate
     method: Literal["yesterday", "same_weekday", "ewma", "seasonal"]
     seed: int
     scenarios: list[str]

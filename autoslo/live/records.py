@@ -94,12 +94,15 @@ def read_run_index(tree: DataTree) -> list[RunRecord]:
     path = tree.runs_map()
     if not path.is_file():
         return []
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return [RunRecord(**row) for row in raw.get("runs", [])]
-    except (TypeError, AttributeError) as exc:
-        raise InputError(f"is not a run index ({exc}); rebuild it with `autoslo live index`",
-                         source=display_path(path)) from None
+    except (TypeError, AttributeError, yaml.YAMLError, InputError) as exc:
+        reason = (exc.rule if isinstance(exc, InputError) else str(exc).splitlines()[0]
+                  if str(exc) else type(exc).__name__)
+        raise InputError(f"is not a run index ({reason}); it only indexes the run.yml records "
+                         "under data/runs: delete it and the next `autoslo execute --live` "
+                         "rebuilds it", source=display_path(path)) from None
 
 
 def newest_run(records: list[RunRecord], workload_id: str, execution_config_id: str,

@@ -163,21 +163,50 @@ def estimate_cost_usd(config: ExecutionConfig, duration_s: float) -> float:
 def aws_session(region: str | None) -> Any:
     """A boto3 session from a Prefect AwsCredentials block, or from the environment."""
     import boto3
+    from botocore.exceptions import BotoCoreError
 
     block = os.environ.get("AUTOSLO_AWS_CREDENTIALS_BLOCK")
-    if block:
-        from prefect_aws import AwsCredentials
+    try:
+        if block:
+            from prefect_aws import AwsCredentials
 
-        session = AwsCredentials.load(block).get_boto3_session()
-    else:
-        session = boto3.Session(region_name=region)
-    if session.get_credentials() is None:
+            session = AwsCredentials.load(block).get_boto3_session()
+        else:
+            session = boto3.Session(region_name=region)
+        credentials = session.get_credentials()
+    except BotoCoreError as exc:  # e.g. AWS_PROFILE names no profile, a broken config file
+        raise AutosloError(f"AWS credentials: {exc}") from None
+    if credentials is None:
         raise AutosloError("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                            "(or AWS_PROFILE), or name a Prefect AwsCredentials block in "
                            "AUTOSLO_AWS_CREDENTIALS_BLOCK")
     if session.region_name is None and region is None:
         raise AutosloError("no AWS region: set live.region in the manifest or AWS_DEFAULT_REGION")
     return session
+
+
+ENDPOINT_TIMEOUT_S = 2.0
+
+
+def check_endpoints(settings: LiveSettings, timeout_s: float = ENDPOINT_TIMEOUT_S) -> None:
+    """Refuse at once, before anything is created or written, when there are no credentials or
+    the Redshift APIs cannot be reached: boto3 would retry for about 15 s and end in a traceback."""
+    import socket
+    from urllib.parse import urlsplit
+
+    session = aws_session(settings.region)
+    for service in ("redshift", "redshift-serverless"):
+        url = session.client(service, region_name=settings.region).meta.endpoint_url
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parts.hostname or "", port), timeout=timeout_s):
+                pass
+        except OSError as exc:
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise AutosloError(f"live.target redshift: cannot reach the {service} API at {url} "
+                               f"({reason}); check the network, live.region and AWS_ENDPOINT_URL "
+                               "(nothing was created)") from None
 
 
 # ---- provisioning ------------------------------------------------------------------------------

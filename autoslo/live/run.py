@@ -116,6 +116,9 @@ def execute_live(combination: Combination, settings: LiveSettings, tree: DataTre
     sql = sql_for(workload, settings, tree)
     if settings.target == "redshift":
         (say or (lambda _: None))(redshift_guard(config, workload, settings, yes=yes))
+        from autoslo.live.redshift import check_endpoints
+
+        check_endpoints(settings)  # before the run folder exists: a dead endpoint writes nothing
     settle_dead_runs(tree)  # runs killed earlier stop saying `running`
     stamp, folder = tree.create_run_dir()
     alive = hold_run_lock(folder)

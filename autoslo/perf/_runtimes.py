@@ -40,7 +40,8 @@ def isolated_runtimes(workload: Workload, model: LatencyModel | None, shape: Sha
         if not given.all():
             raise InputError(
                 f"{int((~given).sum())} queries have no runtime_s and the execution config names "
-                "no latency model (latency_model.model); give one or fill runtime_s")
+                "no latency model (latency_model.model); give one or fill runtime_s",
+                source=workload.source or f"workload {workload.id!r}", field="runtime_s")
         return measured.astype(np.float64)
     templates = frame["template_id"].to_list()
     _check_templates(model, templates)

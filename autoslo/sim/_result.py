@@ -11,6 +11,7 @@ import polars as pl
 import yaml
 
 from autoslo.atomic import replace_dir
+from autoslo.slo import latency_percentile
 
 SIMULATOR_VERSION = "1"
 STATUS_NAMES = ("ok", "timeout", "failed", "aborted")
@@ -35,18 +36,21 @@ class SimResult:
     @classmethod
     def build(cls, queries: pl.DataFrame, clusters: pl.DataFrame, *, workload_id: str,
               execution_config_id: str | None, engine: str, seconds: float,
-              horizon_s: float) -> SimResult:
+              horizon_s: float, latency_model: str | None = None) -> SimResult:
         latency = queries["latency_s"].to_numpy()
-        counts = dict(zip(STATUS_NAMES, np.bincount(queries["status"].to_physical().to_numpy(),
-                                                    minlength=len(STATUS_NAMES)).tolist(),
+        codes = queries["status"].to_physical().to_numpy()
+        counts = dict(zip(STATUS_NAMES, np.bincount(codes, minlength=len(STATUS_NAMES)).tolist(),
                           strict=True))
-        p50, p95, p99 = (np.quantile(latency, [0.5, 0.95, 0.99], method="inverted_cdf")
+        # the percentiles compare and the SLO scoring report: unfinished queries as inf
+        finished = np.where(codes == 0, latency, np.inf)
+        p50, p95, p99 = ([latency_percentile(finished, q) for q in (50, 95, 99)]
                          if latency.size else (None, None, None))
         summary: dict[str, Any] = {
             "simulator_version": SIMULATOR_VERSION,
             "engine": engine,
             "workload_id": workload_id,
             "execution_config_id": execution_config_id,
+            "latency_model": latency_model,  # the config's (kappa targets in compare need it)
             "queries": queries.height,
             "status": counts,
             "cost_usd": round(float(clusters["cost_usd"].sum()), 6),

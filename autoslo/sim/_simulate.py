@@ -170,7 +170,8 @@ def tabulate(workload: Workload, config: ExecutionConfig, prepared: Prepared,
         "billed_s": pl.Float64, "cost_usd": pl.Float64})
     return SimResult.build(queries, clusters, workload_id=workload.id,
                            execution_config_id=execution_config_id, engine=engine,
-                           seconds=seconds, horizon_s=horizon)
+                           seconds=seconds, horizon_s=horizon,
+                           latency_model=config.latency_model.model)
 
 
 def _cluster_rows(prepared: Prepared, config: ExecutionConfig, lives: ClusterLives,

@@ -26,6 +26,7 @@ class Workload:
     id: str
     queries: pl.DataFrame
     meta: WorkloadMeta | None = None
+    source: str | None = None  # the queries table as the user named it, for messages
 
     @property
     def reference_size(self) -> tuple[str, int] | None:
@@ -62,6 +63,9 @@ def load_workload(path: Path) -> Workload:
         raise InputError(f"is not a readable parquet file ({type(exc).__name__})",
                          source=display_path(table)) from None
     check_queries_frame(frame, display_path(table), expected)
+    if frame.height == 0:
+        raise InputError("has 0 rows; a workload needs at least one query",
+                         source=display_path(table))
     casts = [pl.col(name).cast(dtype) for name, dtype in
              (("arrival_s", pl.Float64), ("query_id", pl.Int64), ("runtime_s", pl.Float64))
              if name in frame.columns and frame.schema[name] != dtype]
@@ -69,7 +73,7 @@ def load_workload(path: Path) -> Workload:
         frame = frame.with_columns(casts)
     if not _sorted_by_arrival(frame):
         frame = frame.sort(["arrival_s", "query_id"])
-    return Workload(id=ident, queries=frame, meta=meta)
+    return Workload(id=ident, queries=frame, meta=meta, source=display_path(table))
 
 
 def _sorted_by_arrival(frame: pl.DataFrame) -> bool:
@@ -91,10 +95,11 @@ def _sorted_by_arrival(frame: pl.DataFrame) -> bool:
 
 def save_workload(tree: DataTree, queries: pl.DataFrame, meta: WorkloadMeta) -> Path:
     """Write a workload folder (queries.parquet + workload.yml) atomically; returns the folder."""
+    folder = tree.workload_dir(workload_id(meta.name, meta.parameters))
     if meta.queries != queries.height:
         raise InputError(f"workload.yml would say {meta.queries} queries for {queries.height} rows")
-    check_queries_frame(queries, meta.name, meta.queries)
-    folder = tree.workload_dir(workload_id(meta.name, meta.parameters))
+    check_queries_frame(queries, f"{display_path(folder / 'queries.parquet')} (not written)",
+                        meta.queries)
     with replace_dir(folder) as tmp:
         queries.write_parquet(tmp / "queries.parquet")
         write_meta(tmp, meta)

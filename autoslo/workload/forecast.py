@@ -230,15 +230,18 @@ class Forecast:
 def forecast(workload: Workload, date: dt.date, method: str = "auto",
              backtest_days: int = 7) -> Forecast:
     """Forecast `date` from the history `workload` with `method` (or the backtested best)."""
+    if method != "auto" and method not in METHODS:
+        raise InputError(f"--method must be one of auto, {', '.join(METHODS)}, got {method!r}")
     hist = hourly_history(workload)
     day = hist.day_index(date)
-    _check_target(hist, day, date)
+    try:
+        _check_target(hist, day, date)
+    except InputError as exc:
+        raise InputError(f"history {workload.id!r}: {exc.rule}") from None
     scores = None
     if method == "auto":
         scores = backtest(hist, backtest_days)
         method = best_method(scores)
-    elif method not in METHODS:
-        raise InputError(f"--method must be one of auto, {', '.join(METHODS)}, got {method!r}")
     return Forecast(date=date, method=method, counts=forecast_counts(hist, day, method),
                     templates=hist.templates, backtest=scores)
 

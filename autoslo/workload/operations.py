@@ -16,6 +16,7 @@ import polars as pl
 from autoslo.config import WorkloadMeta
 from autoslo.config.workload import WorkloadSource
 from autoslo.errors import InputError
+from autoslo.ids import check_name
 from autoslo.workload import Workload
 
 JITTER_S = 30.0
@@ -24,6 +25,8 @@ JITTER_S = 30.0
 def _derived(source: Workload, name: str | None, parameters: dict[str, Any], queries: pl.DataFrame,
              start: dt.datetime, operation: str) -> tuple[pl.DataFrame, WorkloadMeta]:
     base = source.meta
+    if name is not None:
+        check_name(name, "--name")
     meta = WorkloadMeta(
         name=name or (base.name if base else source.id),
         parameters={**(base.parameters if base and not name else {}), **parameters},
@@ -109,8 +112,9 @@ def scale_rate(workload: Workload, factor: float, seed: int = 0,
 
 def merge(workloads: list[Workload], name: str) -> tuple[pl.DataFrame, WorkloadMeta]:
     """All queries of several workloads on one clock (the earliest start)."""
+    check_name(name, "--name")
     if len(workloads) < 2:
-        raise InputError("merge needs at least two workloads")
+        raise InputError(f"merge needs at least two workloads, got {len(workloads)}")
     start = min(_start(w) for w in workloads)
     columns = sorted(set.intersection(*(set(w.queries.columns) for w in workloads)),
                      key=list(workloads[0].queries.columns).index)

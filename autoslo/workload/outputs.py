@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autoslo.datatree import display_path
+from autoslo.errors import InputError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from autoslo.config import WorkloadMeta
     from autoslo.datatree import DataTree
 
+MAX_SEED = 2**32 - 1  # as the generator spec's seed (numpy takes any non-negative integer)
 # streams an import into the given queries.parquet; returns (rows, start)
 ImportRun = Callable[[Path], tuple[int, dt.datetime]]
 
@@ -60,6 +62,8 @@ def generate_workload(spec: Path, tree: DataTree, seed: int | None = None) -> Sa
 
     loaded = load_model(spec, GeneratorSpec)
     if seed is not None:
+        if not 0 <= seed <= MAX_SEED:  # model_copy skips the spec's own check
+            raise InputError(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
         loaded = loaded.model_copy(update={"seed": seed})
     queries = generate(loaded, load_suite(loaded.suite, tree))
     meta = WorkloadMeta(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,7 @@ def load_bellamy(folder: Path, meta: dict[str, Any]) -> BellamyModel:
     try:
         prep = Preprocessing.from_dict(json.loads((folder / "preprocessing.json").read_text()))
         network = meta.get("network", {})
-        states = torch.load(folder / "weights.pt", weights_only=True)
+        states = _load_weights(folder / "weights.pt")
         if not isinstance(states, list) or len(states) != int(network["members"]):
             raise ValueError(f"weights.pt holds no list of {network['members']} state dicts")
         nets = []
@@ -123,6 +124,17 @@ def load_bellamy(folder: Path, meta: dict[str, Any]) -> BellamyModel:
                             "trained_scale_out_range")}, templates,
                         trained_range=tuple(meta["trained_scale_out_range"])  # type: ignore[arg-type]
                         if "trained_scale_out_range" in meta else None)
+
+
+def _load_weights(path: Path) -> Any:
+    """The ensemble's state dicts; a truncated or foreign file is an InputError naming it."""
+    try:
+        return torch.load(path, weights_only=True)
+    except (OSError, EOFError, RuntimeError, ValueError, pickle.UnpicklingError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else "no detail"
+        raise InputError(f"is not a readable torch file of state dicts ({type(exc).__name__}: "
+                         f"{detail[:120]}); re-create the model with `autoslo model pretrain` "
+                         "or `autoslo model finetune`", source=display_path(path)) from None
 
 
 def residual_band(predicted: np.ndarray, actual: np.ndarray) -> tuple[float, float]:
