@@ -22,6 +22,7 @@ import polars as pl
 from autoslo.config.execution import ExecutionConfig
 from autoslo.live.target import ClusterSpec, Driver, Endpoint, Provisioner
 from autoslo.perf.contention import ContentionModel
+from autoslo.slo import latency_percentile
 from autoslo.workload import Workload
 
 REPLAY_WORKLOAD_ID = "calibration-replay"
@@ -148,8 +149,8 @@ def coverage(run: ReplayRun) -> dict[str, Any]:
         "templates": dict(sorted(Counter(run.workload.queries["template_id"].to_list()).items())),
         "running_time_share": share,
         "max_running": max(share) if share else 0,
-        "latency_s": {"p50": round(float(ok["latency_s"].median() or 0.0), 6),
-                      "p95": round(float(ok["latency_s"].quantile(0.95) or 0.0), 6)},
+        "latency_s": {f"p{q}": round(float(latency_percentile(ok["latency_s"].to_numpy(), q)), 6)
+                      if ok.height else 0.0 for q in (50, 95)},
     }
 
 

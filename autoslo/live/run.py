@@ -213,15 +213,15 @@ def live_tables(result: ReplayResult, workload: Workload, config: Any, prepared:
 
 def latency_summary(queries: pl.DataFrame) -> dict[str, float | None]:
     """Mean latency of the queries that finished ok; p50/p95/p99 with every other query counted
-    as infinitely slow (nearest rank), exactly as `autoslo.results` computes them for compare."""
+    as infinitely slow (`slo.latency_percentile`), exactly as `autoslo.results` computes them for
+    compare."""
     from autoslo.results import PERCENTILES
-    from autoslo.slo import INF
+    from autoslo.slo import INF, latency_percentile
 
     latency = pl.when(pl.col("status") == "ok").then(pl.col("latency_s")).otherwise(INF)
     row = queries.select(
         pl.col("latency_s").filter(pl.col("status") == "ok").mean().alias("mean"),
-        *(latency.quantile(p / 100, "nearest").alias(f"p{p}") for p in PERCENTILES)).row(0,
-                                                                                        named=True)
+        *(latency_percentile(latency, p).alias(f"p{p}") for p in PERCENTILES)).row(0, named=True)
     return {key: _rounded(value) for key, value in row.items()}
 
 
