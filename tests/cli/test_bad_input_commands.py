@@ -415,7 +415,7 @@ CASES = [
          "AUTOSLO_STORAGE must look like s3-bucket/<block-name>, got 's3-bucket/a/b'"),
     case("storage path leaving the tree", "storage push ../etc --block b", "must not contain '..'"),
     case("live cleanup of an unknown target", "live cleanup --target oracle",
-         "--target must be postgres or redshift, got 'oracle'"),
+         "--target must be postgres, duckdb or redshift, got 'oracle'"),
     case("an AWS profile that does not exist", "live cleanup --target redshift --region us-east-1",
          "AWS credentials: The config profile (nowhere) could not be found",
          env=(*NO_AWS, ("AWS_PROFILE", "nowhere"))),
