@@ -174,14 +174,24 @@ def user_mistakes_fail_cleanly(body: F) -> F:
 
 
 def run_script(call: Callable[[], Any]) -> None:
-    """Run a flow from `python flows/<name>.py`: one Prefect API, exit 0 when it completed, else 2
-    with the reason on stderr."""
+    """Run a flow from `python flows/<name>.py`: one Prefect API, exit 0 when it completed, 130
+    when SIGINT or SIGTERM stopped it, else 2, with the reason on stderr."""
+    import signal
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupt)  # SIGTERM stops a flow like Ctrl-C: exit 130
     try:
         with prefect_api():
             state = call()
     except AutosloError as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(2) from None
+    except KeyboardInterrupt as exc:
+        print(f"interrupted ({exc or 'SIGINT'}): the flow run stopped; run it again to go on "
+              "(finished tuning trials and simulator folders are reused)", file=sys.stderr)
+        raise SystemExit(130) from None
     if not state.is_completed():
         print(f"flow run {state.name}: {state.message}", file=sys.stderr)
         raise SystemExit(2)

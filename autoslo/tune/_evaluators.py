@@ -57,12 +57,16 @@ class RayActorEvaluator:
 
     def __init__(self, spec: ScorerSpec, workers: int, address: str | None) -> None:
         import os
+        import signal
+        import threading
 
         import ray
 
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local, private Ray
         self.batch_size = workers
         self.started = not ray.is_initialized() and address is None
+        main = threading.current_thread() is threading.main_thread()
+        on_term = signal.getsignal(signal.SIGTERM) if main else None
         try:
             if address is None:
                 ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
@@ -73,6 +77,9 @@ class RayActorEvaluator:
         except Exception as exc:  # ray raises several types for unreachable clusters
             raise AutosloError(f"parallelism.ray_address: cannot reach Ray at {address!r} "
                                f"({type(exc).__name__}: {exc})") from None
+        finally:
+            if callable(on_term):  # ray.init makes SIGTERM a plain exit; the caller's stays
+                signal.signal(signal.SIGTERM, on_term)
         actor = ray.remote(num_cpus=1)(Scorer)
         self.actors = [actor.remote(spec) for _ in range(workers)]
 

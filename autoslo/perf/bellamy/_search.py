@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +84,9 @@ def run_search(train_rows: pl.DataFrame, val_rows: pl.DataFrame, prep: Preproces
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic reporter honours verbose=0
+    # Ray Tune's own SIGINT handler would stop the search "gracefully" and return the trials
+    # done so far, from which a model would be trained as if the search had finished
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     import optuna
     import ray
     from ray import tune
@@ -90,11 +95,15 @@ def run_search(train_rows: pl.DataFrame, val_rows: pl.DataFrame, prep: Preproces
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     started = not ray.is_initialized()
+    main = threading.current_thread() is threading.main_thread()
+    on_term = signal.getsignal(signal.SIGTERM) if main else None
     if started:
         package_root = str(Path(autoslo.__file__).resolve().parents[1])
         path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
                  configure_logging=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+        if callable(on_term):  # ray.init makes SIGTERM a plain exit; the caller's stays
+            signal.signal(signal.SIGTERM, on_term)
     try:
         space = {name: tune.choice(list(values))
                  for name, values in spec.space.model_dump().items()}
@@ -119,6 +128,8 @@ def run_search(train_rows: pl.DataFrame, val_rows: pl.DataFrame, prep: Preproces
             run_config=tune.RunConfig(name="pretrain", storage_path=str(storage.resolve()),
                                       verbose=0))
         grid = tuner.fit()
+        if len(grid) < trials:  # stopped before its budget: never a model from part of a search
+            raise KeyboardInterrupt(f"the search stopped after {len(grid)} of {trials} trials")
         best = grid.get_best_result(metric=METRIC, mode="min", scope="all")
         table = []
         for result in grid:
