@@ -26,7 +26,7 @@ class BusyError(AutosloError):
 def current_umask() -> int:
     """The process's umask, read without changing it where the system tells it (Linux)."""
     try:
-        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+        for line in Path("/proc/self/status").read_text(encoding="utf-8", errors="replace").splitlines():
             if line.startswith("Umask:"):
                 return int(line.split()[1], 8)
     except (OSError, ValueError):

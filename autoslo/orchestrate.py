@@ -188,9 +188,13 @@ def run_script(call: Callable[[], Any]) -> None:
     except AutosloError as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(2) from None
-    except KeyboardInterrupt as exc:
-        print(f"interrupted ({exc or 'SIGINT'}): the flow run stopped; run it again to go on "
-              "(finished tuning trials and simulator folders are reused)", file=sys.stderr)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        # a Ray task runner turns SIGTERM into sys.exit(15): that is an interrupt too
+        if isinstance(exc, SystemExit) and exc.code != signal.SIGTERM:
+            raise
+        name = "SIGTERM" if isinstance(exc, SystemExit) else (str(exc) or "SIGINT")
+        print(f"interrupted ({name}): the flow run stopped; run it again to go on (finished "
+              "tuning trials and simulator folders are reused)", file=sys.stderr)
         raise SystemExit(130) from None
     if not state.is_completed():
         print(f"flow run {state.name}: {state.message}", file=sys.stderr)

@@ -43,7 +43,8 @@ def trials_table(trials: list[Any]) -> pl.DataFrame:
     best = math.inf
     for trial in sorted(trials, key=lambda t: t.number):
         attrs = trial.user_attrs
-        status = ("invalid" if "invalid" in attrs else attrs.get("pruned") or "complete")
+        status = ("invalid" if "invalid" in attrs else attrs.get("pruned")
+                  or ("failed" if trial.state.name == "FAIL" else "complete"))  # failed: old runs
         if attrs.get("feasible"):
             best = min(best, attrs["cost_usd"])
         rows.append({
