@@ -152,3 +152,16 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(data_dir: Path, batch:
     else:
         assert built == [1]
     assert not [p.name for p in folder.parent.iterdir() if p.name.endswith((".tmp", ".old"))]
+
+
+def test_a_half_written_journal_line_and_a_dead_writers_lock_are_removed(tmp_path: Path) -> None:
+    from autoslo.tune._study import repair_journal
+
+    log = tmp_path / "study.log"
+    log.write_bytes(b'{"op_code":0}\n{"op_code":4,"stu')
+    lock = Path(f"{log}.lock")
+    lock.symlink_to(tmp_path / "gone")  # optuna's symlink lock, left by a killed writer
+    repair_journal(log)
+    assert log.read_bytes() == b'{"op_code":0}\n' and not lock.is_symlink()
+    repair_journal(log)  # a whole journal stays as it is
+    assert log.read_bytes() == b'{"op_code":0}\n'
