@@ -1,5 +1,6 @@
 """Write files and folders so that readers never see them half-written (temp file, then rename),
-and by one process at a time (`one_writer`).
+by one process at a time (`one_writer`), and keep a signal from cutting a write that has no
+temporary file (a journal append: `uninterrupted`).
 
 Temporary files and folders are created private (mkstemp's 0600, mkdtemp's 0700); before the
 rename they get the modes a plain `open`/`mkdir` would give (0666/0777 less the umask), so the
@@ -21,6 +22,35 @@ from autoslo.errors import AutosloError
 
 class BusyError(AutosloError):
     """Another process is writing the same output; the message names it (pid and command)."""
+
+
+_depth = 0  # how many `uninterrupted` blocks the main thread is in
+_pending: list[BaseException] = []  # what a signal handler asked to raise meanwhile
+
+
+@contextmanager
+def uninterrupted() -> Iterator[None]:
+    """A block that a signal does not cut: a handler calling `raise_when_safe` raises its
+    exception when the (outermost) block ends instead (e.g. after an Optuna journal append,
+    which a raise half-way leaves with its lock file broken)."""
+    global _depth  # signal handlers read one flag: no object to find
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+        if not _depth and _pending:
+            exc = _pending[0]
+            _pending.clear()
+            raise exc
+
+
+def raise_when_safe(exc: BaseException) -> None:
+    """Raise `exc` now, or at the end of the `uninterrupted` block running (for signal handlers)."""
+    if _depth:
+        _pending.append(exc)
+        return
+    raise exc
 
 
 def current_umask() -> int:

@@ -178,10 +178,13 @@ def run_script(call: Callable[[], Any]) -> None:
     when SIGINT or SIGTERM stopped it, else 2, with the reason on stderr."""
     import signal
 
-    def interrupt(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+    from autoslo.atomic import raise_when_safe
 
-    signal.signal(signal.SIGTERM, interrupt)  # SIGTERM stops a flow like Ctrl-C: exit 130
+    def interrupt(signum: int, _frame: object) -> None:
+        raise_when_safe(KeyboardInterrupt(signal.Signals(signum).name))
+
+    for sig in (signal.SIGINT, signal.SIGTERM):  # SIGTERM stops a flow like Ctrl-C: exit 130
+        signal.signal(sig, interrupt)
     try:
         with prefect_api():
             state = call()

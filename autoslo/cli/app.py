@@ -74,11 +74,14 @@ def resume_hint(text: str) -> None:
 
 
 def _interrupt(signum: int, _frame: object) -> None:
-    """The handler of SIGINT and SIGTERM: the first raises `Interrupted`, later ones are ignored
-    (so the unwinding that removes temporary files is not cut short)."""
+    """The handler of SIGINT and SIGTERM: the first raises `Interrupted` (at once, or when the
+    `uninterrupted` block running ends), later ones are ignored (so the unwinding that removes
+    temporary files is not cut short)."""
+    from autoslo.atomic import raise_when_safe
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
-    raise Interrupted(signum)
+    raise_when_safe(Interrupted(signum))
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from autoslo.atomic import uninterrupted
 from autoslo.config import PriceTable
 from autoslo.tune._evaluators import Evaluator
 from autoslo.tune._objective import Evaluation
@@ -72,13 +73,14 @@ class TuningStudy:
         repair_journal(folder / JOURNAL)
         storage = optuna.storages.JournalStorage(
             optuna.storages.journal.JournalFileBackend(str(folder / JOURNAL)))
-        study = optuna.create_study(study_name="tune", storage=storage,
-                                    directions=list(strategy.directions),
-                                    sampler=strategy.sampler(), load_if_exists=True)
-        if not study.trials:
-            start = space.initial_params()
-            if start is not None:
-                study.enqueue_trial(start)
+        with uninterrupted():
+            study = optuna.create_study(study_name="tune", storage=storage,
+                                        directions=list(strategy.directions),
+                                        sampler=strategy.sampler(), load_if_exists=True)
+            if not study.trials:
+                start = space.initial_params()
+                if start is not None:
+                    study.enqueue_trial(start)
         opened = cls(study, strategy, space, tau)
         if opened.done:
             say(f"resuming {name}: {opened.done} of {strategy.budget()} trials done")
@@ -97,11 +99,13 @@ class TuningStudy:
         """Ask, score and tell batches of `pool.batch_size` trials until the budget is spent."""
         n_trials = self.strategy.budget()
         while self.done < n_trials:
-            batch, best = self._next_batch(pool.batch_size, n_trials)
-            data = [self.space.apply(self.space.suggest(trial)) for trial in batch]
+            with uninterrupted():  # a signal waits for the journal's appends, never the scoring
+                batch, best = self._next_batch(pool.batch_size, n_trials)
+                data = [self.space.apply(self.space.suggest(trial)) for trial in batch]
             results = pool(data, prices, best)
-            for trial, (evaluation, reason) in zip(batch, results, strict=True):
-                self._record(trial, evaluation, reason)
+            with uninterrupted():
+                for trial, (evaluation, reason) in zip(batch, results, strict=True):
+                    self._record(trial, evaluation, reason)
             self.done += len(batch)
             if self.done % max(1, min(25, n_trials // 10)) < len(batch) or self.done == n_trials:
                 best = self.best_feasible_cost
