@@ -45,6 +45,12 @@ def uninterrupted() -> Iterator[None]:
             raise exc
 
 
+def interrupt_pending() -> bool:
+    """Whether a signal is waiting for the `uninterrupted` block running to end (long waits in
+    such a block poll this to stop early)."""
+    return bool(_pending)
+
+
 def raise_when_safe(exc: BaseException) -> None:
     """Raise `exc` now, or at the end of the `uninterrupted` block running (for signal handlers)."""
     if _depth:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from autoslo.atomic import interrupt_pending, uninterrupted
 from autoslo.config import PriceTable
 from autoslo.errors import AutosloError
 from autoslo.tune._objective import Scored, Scorer, ScorerSpec, release_scorers, score_batch
@@ -87,8 +88,15 @@ class RayActorEvaluator:
                  best: float) -> list[Scored]:
         import ray
 
-        return ray.get([a.score.remote(d, prices, best)  # type: ignore[no-any-return]
-                        for a, d in zip(self.actors, batch, strict=False)])
+        refs = [a.score.remote(d, prices, best) for a, d in zip(self.actors, batch, strict=False)]
+        # a signal raised inside Ray's own wait breaks it (SystemError): wait in short steps
+        # with signals deferred, and stop waiting once one arrived (the batch is not recorded)
+        with uninterrupted():
+            while not interrupt_pending():
+                ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0.2)
+                if len(ready) == len(refs):
+                    return ray.get(refs)  # type: ignore[no-any-return]
+        raise AssertionError("unreachable: leaving the block raised the pending interrupt")
 
     def close(self) -> None:
         import ray

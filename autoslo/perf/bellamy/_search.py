@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 import autoslo
+from autoslo.atomic import interrupt_pending, uninterrupted
 from autoslo.config.model_search import ModelSearch
 from autoslo.perf.bellamy._features import Preprocessing
 from autoslo.perf.bellamy._network import BellamyNet
@@ -76,6 +77,23 @@ def _trial(params: dict[str, Any], *, train_rows: pl.DataFrame, val_rows: pl.Dat
           make_batch(preprocessing, val_rows), config, report=report)
 
 
+def _signal_stopper() -> Any:
+    """A Ray Tune stopper that ends every trial, and the search, once SIGINT or SIGTERM is
+    pending (see `autoslo.atomic.uninterrupted`)."""
+    from ray import tune
+
+    class StopOnSignal(tune.Stopper):
+        """Stops the search when a signal arrived."""
+
+        def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+            return interrupt_pending()
+
+        def stop_all(self) -> bool:
+            return interrupt_pending()
+
+    return StopOnSignal()
+
+
 def run_search(train_rows: pl.DataFrame, val_rows: pl.DataFrame, prep: Preprocessing,
                spec: ModelSearch, *, trials: int, seed: int, storage: Path) -> SearchResult:
     """Search the space of `spec` with `trials` trials; returns the best checkpoint's weights."""
@@ -126,10 +144,13 @@ def run_search(train_rows: pl.DataFrame, val_rows: pl.DataFrame, prep: Preproces
             tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
                                         num_samples=trials, max_concurrent_trials=1),
             run_config=tune.RunConfig(name="pretrain", storage_path=str(storage.resolve()),
-                                      verbose=0))
-        grid = tuner.fit()
-        if len(grid) < trials:  # stopped before its budget: never a model from part of a search
-            raise KeyboardInterrupt(f"the search stopped after {len(grid)} of {trials} trials")
+                                      verbose=0, stop=_signal_stopper()))
+        # a signal raised inside Ray's own waits breaks them (SystemError): it is deferred, the
+        # stopper ends the search, and leaving the block raises it (no model from part of one)
+        with uninterrupted():
+            grid = tuner.fit()
+            if len(grid) < trials and not interrupt_pending():  # stopped, e.g. by Ray itself
+                raise KeyboardInterrupt(f"the search stopped after {len(grid)} of {trials} trials")
         best = grid.get_best_result(metric=METRIC, mode="min", scope="all")
         table = []
         for result in grid:
