@@ -63,11 +63,14 @@ def _finished_trials(journal: Path) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize(("signum", "workers"), [(signal.SIGINT, 1), (signal.SIGTERM, 1),
+                                                 (signal.SIGINT, 2)])  # 2: trials on Ray actors
 def test_one_tune_per_run_and_a_signal_stops_it_cleanly(data_dir: Path, cli,
-                                                        signum: signal.Signals) -> None:
+                                                        signum: signal.Signals,
+                                                        workers: int) -> None:
     tree = DataTree(data_dir)
-    tuner = tuner_file(data_dir, n_trials=5000)  # far more than it gets to: it is stopped
+    # far more trials than it gets to: it is stopped
+    tuner = tuner_file(data_dir, n_trials=5000, parallelism={"workers": workers})
     inputs = resolve_inputs(Path(EXEC), tuner, {}, {}, tree)
     folder = tree.tuner_run_dir(inputs.name)
     args = ["tune", "--execution-config", EXEC, "--tuner-config", "data/tuner_configs/t.yml"]
