@@ -115,7 +115,7 @@ def _run() -> None:
     except Exception as exc:
         # usage errors of typer's bundled click: show the usage line and exit 2
         if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None),
-                                                                int):
+                                                                 int):
             exc.show()
             sys.exit(2)
         raise

@@ -91,12 +91,11 @@ class RayActorEvaluator:
         refs = [a.score.remote(d, prices, best) for a, d in zip(self.actors, batch, strict=False)]
         # a signal raised inside Ray's own wait breaks it (SystemError): wait in short steps
         # with signals deferred, and stop waiting once one arrived (the batch is not recorded)
-        with uninterrupted():
-            while not interrupt_pending():
+        ready: list[Any] = []
+        with uninterrupted():  # leaving it raises the interrupt that stopped the wait, if any
+            while len(ready) < len(refs) and not interrupt_pending():
                 ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0.2)
-                if len(ready) == len(refs):
-                    return ray.get(refs)  # type: ignore[no-any-return]
-        raise AssertionError("unreachable: leaving the block raised the pending interrupt")
+        return ray.get(refs)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         import ray
