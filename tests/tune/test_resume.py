@@ -21,6 +21,7 @@ N_TRIALS = 9
 
 # Runs one tuning in a child process that SIGKILLs itself at a chosen point:
 #   score N  - when the N-th batch is handed to the evaluator (its trials asked, none scored)
+#   suggest N - at the N-th parameter suggested (a trial's parameters only partly recorded)
 #   tell N   - while recording the N-th trial's scores (after two of its attributes)
 #   report   - after trials.parquet is written, while validating the best trials
 KILLER = r"""
@@ -68,6 +69,16 @@ if point == "tell":
             die()
         original(self, trial, evaluation, reason)
     study.TuningStudy._record = record
+if point == "suggest":
+    import optuna
+    original_suggest = optuna.trial.Trial._suggest
+    suggested = [0]
+    def suggest(self, name, distribution):
+        suggested[0] += 1
+        if suggested[0] == int(at):
+            die()
+        return original_suggest(self, name, distribution)
+    optuna.trial.Trial._suggest = suggest
 if point == "report":
     def validate(*args, **kwargs):
         die()
@@ -117,6 +128,7 @@ def _kill_at(data_dir: Path, tuner: Path, batch: int, point: str, at: int = 0) -
 @pytest.mark.slow
 @pytest.mark.parametrize(("batch", "point", "at"), [
     (1, "score", 1),    # before the first trial finishes (the initial config is still queued)
+    (3, "suggest", 22),  # trials 3-5 asked, trial 3 with 3 of its 6 parameters (random draws)
     (3, "tell", 5),     # mid-way: trial 3 told, trial 4 half-recorded, trial 5 not told
     (3, "report", 0),   # every trial told, the report being written
 ])
