@@ -133,6 +133,20 @@ def replace_dir(path: Path) -> Iterator[Path]:
         raise
 
 
+def remove_leftovers(path: Path, *, inside: bool = False) -> None:
+    """Remove what killed writers of `path` left: its temporary siblings (`.<name>.*.tmp`,
+    `.<name>.*.old`) and, with `inside`, every `.*.tmp` under the folder. Call it only while
+    holding `path`'s `one_writer` lock (no one else is writing them)."""
+    strays = [*path.parent.glob(f".{path.name}.*.tmp"), *path.parent.glob(f".{path.name}.*.old")]
+    if inside and path.is_dir():
+        strays += list(path.rglob(".*.tmp"))
+    for stray in strays:
+        if stray.is_dir() and not stray.is_symlink():
+            shutil.rmtree(stray, ignore_errors=True)
+        else:
+            stray.unlink(missing_ok=True)
+
+
 def _writer(record: Path) -> str:
     """Who holds a lock, as its record says ("process 123 (autoslo tune ...)")."""
     try:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from autoslo.atomic import one_writer
+from autoslo.atomic import one_writer, remove_leftovers
 from autoslo.combinations import Combination
 from autoslo.datatree import DataTree
 from autoslo.perf import load_latency_model
@@ -64,6 +64,7 @@ def simulate_combination(combination: Combination, tree: DataTree, *,
 def _simulate_locked(combination: Combination, tree: DataTree, folder: Path, *,
                      force: bool) -> SimulatorOutcome:
     """`simulate_combination` once this process holds the folder's lock."""
+    remove_leftovers(folder)  # the temporary folder of a killed run (never renamed)
     if not force:
         summary = complete_summary(folder, combination)
         if summary is not None:

@@ -14,7 +14,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from autoslo.atomic import one_writer
+from autoslo.atomic import one_writer, remove_leftovers
 from autoslo.config import SloSpec, load_model
 from autoslo.datatree import DataTree
 from autoslo.tune._evaluators import EvaluatorFactory, default_evaluator
@@ -52,6 +52,8 @@ def _run_locked(inputs: TuningInputs, tree: DataTree, folder: Path, spec: SloSpe
                 strategy: SamplerStrategy, *, force: bool, say: Progress,
                 evaluator: EvaluatorFactory | None) -> TuningSummary:
     """`run_tuning` once this process holds the run's lock."""
+    remove_leftovers(folder, inside=True)  # temporary files of a killed run (never renamed)
+    remove_leftovers(tree.tuned_config(inputs.name))
     if (folder / "summary.yml").is_file() and not force:
         say(f"reusing finished run {inputs.name} (pass --force to run it again)")
         return TuningSummary.read(folder / "summary.yml")

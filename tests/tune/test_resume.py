@@ -145,6 +145,8 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(data_dir: Path, batch:
     _kill_at(data_dir, tuner, batch, point, at)
     folder = tree.tuner_run_dir(inputs.name)
     assert (folder / "study.log").is_file() and not (folder / "summary.yml").exists()
+    (folder / ".trials.parquet.x1y2.tmp").write_bytes(b"half")  # as a kill mid-write leaves
+    (folder.parent / f".{folder.name}.123.old").mkdir()  # as a kill during --force leaves
     built: list[int] = []
 
     def counted(spec: object):  # type: ignore[no-untyped-def]
@@ -164,6 +166,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(data_dir: Path, batch:
     else:
         assert built == [1]
     assert not [p.name for p in folder.parent.iterdir() if p.name.endswith((".tmp", ".old"))]
+    assert not list(folder.rglob("*.tmp"))  # what killed writers left is gone
 
 
 def test_a_half_written_journal_line_and_a_dead_writers_lock_are_removed(tmp_path: Path) -> None:
