@@ -174,14 +174,31 @@ def user_mistakes_fail_cleanly(body: F) -> F:
 
 
 def run_script(call: Callable[[], Any]) -> None:
-    """Run a flow from `python flows/<name>.py`: one Prefect API, exit 0 when it completed, else 2
-    with the reason on stderr."""
+    """Run a flow from `python flows/<name>.py`: one Prefect API, exit 0 when it completed, 130
+    when SIGINT or SIGTERM stopped it, else 2, with the reason on stderr."""
+    import signal
+
+    from autoslo.atomic import raise_when_safe
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise_when_safe(KeyboardInterrupt(signal.Signals(signum).name))
+
+    for sig in (signal.SIGINT, signal.SIGTERM):  # SIGTERM stops a flow like Ctrl-C: exit 130
+        signal.signal(sig, interrupt)
     try:
         with prefect_api():
             state = call()
     except AutosloError as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(2) from None
+    except (KeyboardInterrupt, SystemExit) as exc:
+        # a Ray task runner turns SIGTERM into sys.exit(15): that is an interrupt too
+        if isinstance(exc, SystemExit) and exc.code != signal.SIGTERM:
+            raise
+        name = "SIGTERM" if isinstance(exc, SystemExit) else (str(exc) or "SIGINT")
+        print(f"interrupted ({name}): the flow run stopped; run it again to go on (finished "
+              "tuning trials and simulator folders are reused)", file=sys.stderr)
+        raise SystemExit(130) from None
     if not state.is_completed():
         print(f"flow run {state.name}: {state.message}", file=sys.stderr)
         raise SystemExit(2)

@@ -3,12 +3,15 @@
 The commands live in the modules beside this one (run, calibrate, data, workload, model), which
 register themselves on `app`; heavy libraries load only inside the commands that need them, so
 ``autoslo --help`` answers at once. User mistakes (`AutosloError`) print one line per problem on
-stderr and exit with code 2.
+stderr and exit with code 2. Ctrl-C (SIGINT) and SIGTERM stop the command: the stack unwinds (so
+temporary files are removed and nothing half-written is renamed into place), one line on stderr
+says how to resume where the command can, and the exit code is 130.
 """
 
 from __future__ import annotations
 
 import shlex
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -77,8 +80,52 @@ def _given_value(param: object) -> str | None:
     return None
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: unwind past every `except Exception` (libraries that catch
+    KeyboardInterrupt to carry on, like Ray Tune's, do not see it) and exit 130."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_resume: list[str] = []
+
+
+def resume_hint(text: str) -> None:
+    """Say how to resume the running command if it is interrupted (printed after "interrupted")."""
+    _resume[:] = [text]
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    """The handler of SIGINT and SIGTERM: the first raises `Interrupted` (at once, or when the
+    `uninterrupted` block running ends), later ones are ignored (so the unwinding that removes
+    temporary files is not cut short)."""
+    from autoslo.atomic import raise_when_safe
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    raise_when_safe(Interrupted(signum))
+
+
 def main() -> None:
-    """Console entry point: user mistakes become one line on stderr and exit code 2."""
+    """Console entry point: user mistakes become one line on stderr and exit code 2; SIGINT and
+    SIGTERM one line and exit code 130."""
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _resume.clear()
+    try:
+        _run()
+    except Interrupted as exc:
+        how = _resume[0] if _resume else "nothing half-written was left"
+        sys.stderr.write(f"interrupted ({exc}): {how}\n")
+        sys.exit(130)
+    finally:  # called in-process (tests), the caller's handlers come back
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run() -> None:
+    """The app, with user mistakes as one line on stderr and exit code 2."""
     try:
         result = app(standalone_mode=False, prog_name="autoslo")
     except AutosloError as exc:

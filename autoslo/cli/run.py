@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from autoslo.cli.app import app, warn
+from autoslo.cli.app import app, resume_hint, warn
 from autoslo.errors import AutosloError
 
 if TYPE_CHECKING:
@@ -92,6 +92,8 @@ def tune(
     from autoslo.datatree import display_path
 
     for inputs in runs:
+        resume_hint(f"run the same command again (without --force) to resume tuner run "
+                    f"{inputs.name} where it stopped")
         summary = run_tuning(inputs, tree, force=force, progress=warn)
         val, init = summary.validation, summary.initial_validation
         typer.echo(f"{inputs.name}: cost {val.cost_usd:.4f} USD, violation "
@@ -153,6 +155,8 @@ def execute(
         typer.echo(f"{outcome.combination.label}: {s['queries']} queries, cost {s['cost_usd']:.4f} "
                    f"USD, p95 {s['latency_s']['p95']:.2f} s ({how}) -> {display_path(outcome.folder)}")
 
+    resume_hint("run the same command again (without --force) to go on: finished combinations "
+                "are reused")
     simulate_all(combinations, tree, force=force, progress=report)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from autoslo.atomic import one_writer
 from autoslo.config import PlottingManifest, load_model
 from autoslo.datatree import DataTree, display_path
 from autoslo.ids import check_name
@@ -22,6 +23,8 @@ from autoslo.plots._export import PngRenderer, csv_text, figure, html, staged, v
 from autoslo.plots._manifest import resolve_panels
 from autoslo.plots._panels import BUILDERS, Drawing
 from autoslo.results import target_coverage
+
+WRITER_WAIT_S = 600.0  # how long a second plot of the same name waits for the first
 
 __all__ = ["PlotOutcome", "PngRenderer", "PreparedPlot", "assemble_plot", "build_plot", "draw_panel",
            "plot_manifests", "prepare_plot", "render_plot", "validated"]
@@ -114,16 +117,19 @@ def render_plot(built: BuiltPlot, tree: DataTree, renderer: PngRenderer | None) 
     png_s = time.perf_counter() - began
     page = html(built.figure)
     targets = [*([png_path] if png is not None else []), html_path, *csv_paths]
-    with staged(targets) as temps:
-        if png is not None:
-            temps[png_path].write_bytes(png)
-        temps[html_path].write_text(page, encoding="utf-8")
-        for path, (_, table) in zip(csv_paths, built.tables, strict=True):
-            temps[path].write_text(csv_text(table), encoding="utf-8")
-    # what an earlier version of this plot wrote and this one did not must not sit beside it
-    stale = [p for p in tree.plots_dir().glob(f"{built.name}.panel*.csv") if p not in csv_paths]
-    for path in [*stale, *([png_path] if png is None else [])]:
-        path.unlink(missing_ok=True)
+    # one process at a time writes a plot name: a second one waits for the first, then rewrites it
+    with one_writer(html_path.with_name(built.name), f"plot {built.name}", wait_s=WRITER_WAIT_S):
+        with staged(targets) as temps:
+            if png is not None:
+                temps[png_path].write_bytes(png)
+            temps[html_path].write_text(page, encoding="utf-8")
+            for path, (_, table) in zip(csv_paths, built.tables, strict=True):
+                temps[path].write_text(csv_text(table), encoding="utf-8")
+        # what an earlier version of this plot wrote and this one did not must not sit beside it
+        stale = [p for p in tree.plots_dir().glob(f"{built.name}.panel*.csv")
+                 if p not in csv_paths]
+        for path in [*stale, *([png_path] if png is None else [])]:
+            path.unlink(missing_ok=True)
     return PlotOutcome(built.name, png_path if png is not None else None, html_path, csv_paths,
                        png_s)
 

@@ -2,7 +2,8 @@
 
 A folder that already holds a complete result (its summary.yml names the same ids and simulator
 version) is reused unless forced; results are written with one rename, so an interrupted run never
-leaves a folder that looks complete.
+leaves a folder that looks complete. One process at a time writes a folder: another one waits for
+it (then reuses what it wrote, unless forced).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from autoslo.atomic import one_writer, remove_leftovers
 from autoslo.combinations import Combination
 from autoslo.datatree import DataTree
 from autoslo.perf import load_latency_model
@@ -22,6 +24,7 @@ from autoslo.sim._simulate import simulate
 from autoslo.workload import load_workload
 
 RESULT_FILES = ("queries.parquet", "clusters.parquet", "summary.yml")
+WRITER_WAIT_S = 1800.0  # how long a second execute of the same folder waits for the first
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,14 @@ def simulate_combination(combination: Combination, tree: DataTree, *,
                          force: bool = False) -> SimulatorOutcome:
     """Simulate one combination into its folder (or reuse a complete one)."""
     folder = combination.simulator_dir(tree)
+    with one_writer(folder, f"simulator folder {combination.label}", wait_s=WRITER_WAIT_S):
+        return _simulate_locked(combination, tree, folder, force=force)
+
+
+def _simulate_locked(combination: Combination, tree: DataTree, folder: Path, *,
+                     force: bool) -> SimulatorOutcome:
+    """`simulate_combination` once this process holds the folder's lock."""
+    remove_leftovers(folder)  # the temporary folder of a killed run (never renamed)
     if not force:
         summary = complete_summary(folder, combination)
         if summary is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from autoslo.atomic import interrupt_pending, uninterrupted
 from autoslo.config import PriceTable
 from autoslo.errors import AutosloError
 from autoslo.tune._objective import Scored, Scorer, ScorerSpec, release_scorers, score_batch
@@ -57,6 +58,8 @@ class RayActorEvaluator:
 
     def __init__(self, spec: ScorerSpec, workers: int, address: str | None) -> None:
         import os
+        import signal
+        import threading
 
         import ray
 
@@ -67,6 +70,8 @@ class RayActorEvaluator:
             from autoslo.reaper import watch
 
             watch()  # the Ray started here dies with this process, even when it is killed
+        main = threading.current_thread() is threading.main_thread()
+        on_term = signal.getsignal(signal.SIGTERM) if main else None
         try:
             if address is None:
                 ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
@@ -77,6 +82,9 @@ class RayActorEvaluator:
         except Exception as exc:  # ray raises several types for unreachable clusters
             raise AutosloError(f"parallelism.ray_address: cannot reach Ray at {address!r} "
                                f"({type(exc).__name__}: {exc})") from None
+        finally:
+            if callable(on_term):  # ray.init makes SIGTERM a plain exit; the caller's stays
+                signal.signal(signal.SIGTERM, on_term)
         actor = ray.remote(num_cpus=1)(Scorer)
         self.actors = [actor.remote(spec) for _ in range(workers)]
 
@@ -84,8 +92,14 @@ class RayActorEvaluator:
                  best: float) -> list[Scored]:
         import ray
 
-        return ray.get([a.score.remote(d, prices, best)  # type: ignore[no-any-return]
-                        for a, d in zip(self.actors, batch, strict=False)])
+        refs = [a.score.remote(d, prices, best) for a, d in zip(self.actors, batch, strict=False)]
+        # a signal raised inside Ray's own wait breaks it (SystemError): wait in short steps
+        # with signals deferred, and stop waiting once one arrived (the batch is not recorded)
+        ready: list[Any] = []
+        with uninterrupted():  # leaving it raises the interrupt that stopped the wait, if any
+            while len(ready) < len(refs) and not interrupt_pending():
+                ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0.2)
+        return ray.get(refs)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         import ray

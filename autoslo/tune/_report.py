@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from autoslo.atomic import write_text
+from autoslo.atomic import replace_file, write_text
 from autoslo.config import PriceTable
 from autoslo.datatree import DataTree
 from autoslo.tune._errors import NoValidTrialError, ValidationScoringError
@@ -43,7 +43,8 @@ def trials_table(trials: list[Any]) -> pl.DataFrame:
     best = math.inf
     for trial in sorted(trials, key=lambda t: t.number):
         attrs = trial.user_attrs
-        status = ("invalid" if "invalid" in attrs else attrs.get("pruned") or "complete")
+        status = ("invalid" if "invalid" in attrs else attrs.get("pruned")
+                  or ("failed" if trial.state.name == "FAIL" else "complete"))  # failed: old runs
         if attrs.get("feasible"):
             best = min(best, attrs["cost_usd"])
         rows.append({
@@ -163,8 +164,10 @@ def write_report(inputs: TuningInputs, tree: DataTree, trials: list[Any], valida
                  say: Progress) -> TuningSummary:
     """Write trials, Pareto front, validation, the tuned config and the summary; say the result."""
     table = trials_table(trials)
-    table.write_parquet(folder / "trials.parquet")
-    pareto_front(table).write_parquet(folder / "pareto.parquet")
+    with replace_file(folder / "trials.parquet") as tmp:
+        table.write_parquet(tmp)
+    with replace_file(folder / "pareto.parquet") as tmp:
+        pareto_front(table).write_parquet(tmp)
     validation = validate(inputs, table, {t.number: t.params for t in trials}, validator, prices,
                           folder)
     winner, initial, tau = validation.winner, validation.initial, validation.tau

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import polars as pl
 
 import autoslo
+from autoslo.atomic import interrupt_pending, uninterrupted
 from autoslo.config.model_search import ModelSearch
 from autoslo.perf.bellamy._features import Preprocessing
 from autoslo.perf.bellamy._network import BellamyNet
@@ -74,6 +77,23 @@ def _trial(params: dict[str, Any], *, train_rows: pl.DataFrame, val_rows: pl.Dat
           make_batch(preprocessing, val_rows), config, report=report)
 
 
+def _signal_stopper() -> Any:
+    """A Ray Tune stopper that ends every trial, and the search, once SIGINT or SIGTERM is
+    pending (see `autoslo.atomic.uninterrupted`)."""
+    from ray import tune
+
+    class StopOnSignal(tune.Stopper):
+        """Stops the search when a signal arrived."""
+
+        def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+            return interrupt_pending()
+
+        def stop_all(self) -> bool:
+            return interrupt_pending()
+
+    return StopOnSignal()
+
+
 def run_search(train_rows: pl.DataFrame, val_rows: pl.DataFrame, prep: Preprocessing,
                spec: ModelSearch, *, trials: int, seed: int, storage: Path) -> SearchResult:
     """Search the space of `spec` with `trials` trials; returns the best checkpoint's weights."""
@@ -82,6 +102,9 @@ def run_search(train_rows: pl.DataFrame, val_rows: pl.DataFrame, prep: Preproces
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic reporter honours verbose=0
+    # Ray Tune's own SIGINT handler would stop the search "gracefully" and return the trials
+    # done so far, from which a model would be trained as if the search had finished
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     import optuna
     import ray
     from ray import tune
@@ -90,6 +113,8 @@ def run_search(train_rows: pl.DataFrame, val_rows: pl.DataFrame, prep: Preproces
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     started = not ray.is_initialized()
+    main = threading.current_thread() is threading.main_thread()
+    on_term = signal.getsignal(signal.SIGTERM) if main else None
     if started:
         package_root = str(Path(autoslo.__file__).resolve().parents[1])
         path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
@@ -98,6 +123,8 @@ def run_search(train_rows: pl.DataFrame, val_rows: pl.DataFrame, prep: Preproces
         watch()  # the Ray started here dies with this process, even when it is killed
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
                  configure_logging=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+        if callable(on_term):  # ray.init makes SIGTERM a plain exit; the caller's stays
+            signal.signal(signal.SIGTERM, on_term)
     try:
         space = {name: tune.choice(list(values))
                  for name, values in spec.space.model_dump().items()}
@@ -120,8 +147,13 @@ def run_search(train_rows: pl.DataFrame, val_rows: pl.DataFrame, prep: Preproces
             tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
                                         num_samples=trials, max_concurrent_trials=1),
             run_config=tune.RunConfig(name="pretrain", storage_path=str(storage.resolve()),
-                                      verbose=0))
-        grid = tuner.fit()
+                                      verbose=0, stop=_signal_stopper()))
+        # a signal raised inside Ray's own waits breaks them (SystemError): it is deferred, the
+        # stopper ends the search, and leaving the block raises it (no model from part of one)
+        with uninterrupted():
+            grid = tuner.fit()
+            if len(grid) < trials and not interrupt_pending():  # stopped, e.g. by Ray itself
+                raise KeyboardInterrupt(f"the search stopped after {len(grid)} of {trials} trials")
         best = grid.get_best_result(metric=METRIC, mode="min", scope="all")
         table = []
         for result in grid:
