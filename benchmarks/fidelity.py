@@ -9,10 +9,11 @@ violation-rate error of an SLO of 3x each query's isolated latency.
 Cases:
   redshift-serverless  the real 16-RPU workgroup log under data/redshift-serverless (149 queries)
   postgres-light       calibrate 14 TPC-H templates at SF 0.1 on a local PostgreSQL cluster, then
-                       replay an open-loop Poisson workload live on it (8 slots, offered load 1.2
-                       isolated seconds per second, about 0.8 of its best capacity, 1.5)
+                       replay an open-loop Poisson workload live on it (8 slots, offered load 0.8
+                       of the capacity calibration measured)
   duckdb-heavy         calibrate and replay TPC-H SF 1 on the duckdb target (8 RPU = 256 MB, one
-                       thread per cluster; heavy joins beside light scans) at offered load 1.4
+                       thread per cluster; heavy joins beside light scans) at offered load 0.9 of
+                       the calibrated capacity
 Both live cases run `benchmarks/heavy_target.py`'s calibration and replay back to back; `--save DIR`
 keeps them, `--live-from DIR` refits saved ones. Then the engine's queries/s with the fitted law
 on the sls-ps-ll case of benchmarks/simulator.py, against processor sharing on the same case.
@@ -161,7 +162,7 @@ def live_case(target: str, args: argparse.Namespace) -> tuple[Workload, np.ndarr
         scale_factor=args.heavy_scale_factor, rpu=8, mix="heavy", repeats=3, seed=args.seed,
         max_concurrency=args.slots if postgres else None,
         queries=args.queries if postgres else args.heavy_queries,
-        load=args.load if postgres else args.heavy_load,
+        load=None, utilization=args.utilization if postgres else args.heavy_utilization,
         postgres_scale_factor=args.scale_factor, postgres_mix="fidelity")
     heavy_target.measure(target, settings, heavy_target.data_tree(out), out)
     case = saved_case(out / target)
@@ -204,14 +205,13 @@ def main() -> None:
     parser.add_argument("--scale-factor", type=float, default=0.1, help="postgres: TPC-H scale")
     parser.add_argument("--queries", type=int, default=600, help="postgres: queries replayed")
     parser.add_argument("--slots", type=int, default=8, help="postgres: the concurrency cap")
-    parser.add_argument("--load", type=float, default=1.2,
-                        help="postgres: offered load, isolated work per second (about 0.8 of the "
-                             "1.5 cores processor sharing finds on this machine)")
+    parser.add_argument("--utilization", type=float, default=0.8,
+                        help="postgres: offered load as a share of the calibrated capacity")
     parser.add_argument("--trials", type=int, default=300)
     parser.add_argument("--heavy-scale-factor", type=float, default=1.0, help="duckdb: TPC-H scale")
     parser.add_argument("--heavy-queries", type=int, default=400, help="duckdb: queries replayed")
-    parser.add_argument("--heavy-load", type=float, default=1.4,
-                        help="duckdb: offered load, isolated work per second")
+    parser.add_argument("--heavy-utilization", type=float, default=0.9,
+                        help="duckdb: offered load as a share of the calibrated capacity")
     parser.add_argument("--save", type=Path, default=None,
                         help="keep each live replay in SAVE/<target>/ (workload, live queries, "
                              "figures) to refit later with --live-from")

@@ -126,7 +126,10 @@ def measure(target: str, args: argparse.Namespace, tree: DataTree, out: Path) ->
     print(f"[{target}] isolated median s: " + ", ".join(f"{t} {isolated[t]:.3f}" for t in sorted(isolated))
           + f"; calibrated capacity {calibration['capacity']} ({calibration['capacity_template']}: "
           f"{calibration['capacity_mean_runtime_s']})", flush=True)
-    folder = make_workload(tree, f"heavy-{target}", isolated, mix, args.queries, args.load, args.seed)
+    load = args.load
+    if getattr(args, "utilization", None):  # a share of the capacity calibration measured
+        load = round(args.utilization * float(calibration["capacity"]), 3)
+    folder = make_workload(tree, f"heavy-{target}", isolated, mix, args.queries, load, args.seed)
     workload = load_workload(folder)
     span = float(workload.queries["arrival_s"].max())
     print(f"[{target}] replaying {args.queries} queries over {span:.0f} s (offered load "
@@ -174,7 +177,10 @@ def main() -> None:
     parser.add_argument("--max-concurrency", type=int, default=None, help="client-side cap (none)")
     parser.add_argument("--mix", choices=sorted(MIXES), default="heavy")
     parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--load", type=float, default=0.95)
+    parser.add_argument("--load", type=float, default=0.95,
+                        help="offered load: isolated work per second")
+    parser.add_argument("--utilization", type=float, default=None,
+                        help="instead of --load: this share of the calibrated capacity")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--postgres-scale-factor", type=float, default=None,
