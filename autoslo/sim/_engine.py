@@ -62,7 +62,6 @@ def _compile_event_loop(general: bool):
     the plain variant (processor sharing: no weights, memory, warm-up or slowdown exponent) carries
     none of that bookkeeping, which costs the engine 5-15 % where it is off (measured)."""
 
-    @njit(cache=True, nogil=True)
     def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_burst, spec_burst,
                    qmap, law, weight, memory, initial_specs, router, max_clusters, spin_up_delay,
                    sched_t, sched_spec, sched_life, as_on, as_spec, as_threshold, as_window,
@@ -561,7 +560,11 @@ def _compile_event_loop(general: bool):
                 c_requested[:n_clusters], c_ready[:n_clusters], c_removed[:n_clusters],
                 c_parent[:n_clusters])
 
-    return event_loop
+    # each variant its own name: two cached variants of one name share their compiled symbols,
+    # and a process that loads both from the cache crashes ("NRT_adapt_ndarray_to_python")
+    name = "event_loop_general" if general else "event_loop_plain"
+    event_loop.__name__ = event_loop.__qualname__ = name
+    return njit(cache=True, nogil=True)(event_loop)
 
 
 _general_loop = _compile_event_loop(True)

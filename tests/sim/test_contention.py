@@ -244,3 +244,17 @@ def test_a_cluster_over_its_memory_spills_and_slows_down() -> None:
     spill = {"capacity": 10, "memory_budget": 1.0, "memory_admission": False, "spill_exponent": 1}
     assert ends(workload, **spill) == pytest.approx([2, 2], abs=1e-12)
     assert ends(workload, capacity=10) == pytest.approx([1, 1], abs=1e-12)
+
+
+
+
+def test_the_engine_variants_are_cached_under_their_own_names() -> None:
+    # one name for both made them share one cache index and its numbered files: processes that
+    # compiled them at once (the soak, the CLI tests) left an index whose entry loaded the other
+    # variant's code, and the fit crashed ("NRT_adapt_ndarray_to_python: descr is NULL")
+    from autoslo.sim import _engine
+
+    names = {loop.py_func.__qualname__ for loop in (_engine._plain_loop, _engine._general_loop)}
+    assert names == {"event_loop_plain", "event_loop_general"}
+    assert _engine._plain_loop._cache._cache_file._index_path != \
+        _engine._general_loop._cache._cache_file._index_path
