@@ -287,16 +287,21 @@ class Soak:
         for kind in KINDS:
             mine = [lc for lc in self.launches if lc.kind == kind]
             ok = [lc for lc in mine if lc.code == 0 and not lc.killed]
-            failed = [lc for lc in mine if lc.code != 0 and not lc.killed and not lc.stopped]
+            busy = [lc for lc in mine if refused_busy(lc)]
+            failed = [lc for lc in mine if lc.code != 0 and not lc.killed and not lc.stopped
+                      and not refused_busy(lc)]
             took = sorted(lc.ended - lc.started for lc in ok if lc.ended is not None)
             median = f", median {took[len(took) // 2]:.1f} s when ok" if took else ""
             print(f"  {kind:8s} {len(mine):4d}: {len(ok)} ok / {len(failed)} failed / "
+                  f"{len(busy)} refused (another process writes that run, exit 2 by design) / "
                   f"{sum(lc.killed for lc in mine)} killed / {sum(lc.stopped for lc in mine)} "
                   f"stopped{median}")
-        print("\nwhat failed and why (exit code, last stderr line; killed and stopped not counted):")
+        print("\nwhat failed and why (exit code, last stderr line; killed, stopped and refused "
+              "not counted):")
         reasons: Counter[tuple[str, int | None, str]] = Counter()
         for launch in self.launches:
-            if launch.code != 0 and not launch.killed and not launch.stopped:
+            if launch.code != 0 and not launch.killed and not launch.stopped \
+                    and not refused_busy(launch):
                 reasons[(launch.kind, launch.code, last_line(launch.err))] += 1
         for (kind, code, line), count in reasons.most_common():
             print(f"  {count:3d} x {kind} exit {code}: {line}")
@@ -378,7 +383,8 @@ class Soak:
             if sim.is_dir() else []
         broken = [f"{p.parent.name}/{p.name}: {why}" for p in results
                   if (why := incomplete_result(p)) is not None]
-        litter = [p for p in sim.rglob(".*")] if sim.is_dir() else []
+        litter = [p for p in sim.rglob(".*") if not p.name.endswith(".lock")] \
+            if sim.is_dir() else []  # lock files stay by design (filelock)
         print(f"simulator result folders: {len(results)}, incomplete: {len(broken)}"
               + "".join(f"\n  {b}" for b in broken))
         print(f"  temporary leftovers (.tmp/.old of killed writers): {len(litter)}"
@@ -386,6 +392,8 @@ class Soak:
         problems += len(broken)
         tuner = self.root / "tuner_runs"
         for folder in sorted(tuner.iterdir()) if tuner.is_dir() else []:
+            if not folder.is_dir():  # its lock files
+                continue
             finished = (folder / "summary.yml").is_file()
             print(f"tuner run {folder.name}: {'finished (summary.yml)' if finished else 'unfinished'}")
         return problems
@@ -426,6 +434,11 @@ def tagged(sessions: dict[int, str]) -> list[Process]:
         found.append(Process(int(entry.name), tag, command, int(match.group(1)) / 1024 if match
                              else 0.0))
     return found
+
+
+def refused_busy(launch: Launch) -> bool:
+    """A second writer of one run told so by design (exit 2, "is being written by process")."""
+    return launch.code == 2 and "is being written by process" in last_line(launch.err)
 
 
 def last_line(path: Path) -> str:
