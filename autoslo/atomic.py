@@ -147,13 +147,34 @@ def remove_leftovers(path: Path, *, inside: bool = False) -> None:
             stray.unlink(missing_ok=True)
 
 
-def _writer(record: Path) -> str:
-    """Who holds a lock, as its record says ("process 123 (autoslo tune ...)")."""
+def _writer(record: Path, patience_s: float = 1.0) -> str:
+    """Who holds a lock, as its record says ("process 123 (autoslo tune ...)"). A holder that
+    has just taken the lock may not have written its record yet (the record there is then a
+    dead holder's, or none): wait up to `patience_s` for a living one."""
+    import time
+
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            pid, _, command = record.read_text(encoding="utf-8").strip().partition(" ")
+        except OSError:
+            pid, command = "", ""
+        if pid.isdigit() and _alive(int(pid)):
+            return f"process {pid}" + (f" ({command})" if command else "")
+        if time.monotonic() >= deadline:
+            return "another process"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists (signal 0 checks without sending anything)."""
     try:
-        pid, _, command = record.read_text(encoding="utf-8").strip().partition(" ")
-    except OSError:
-        return "another process"
-    return f"process {pid}" + (f" ({command})" if command else "")
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager

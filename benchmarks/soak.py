@@ -438,7 +438,7 @@ def tagged(sessions: dict[int, str]) -> list[Process]:
 
 def refused_busy(launch: Launch) -> bool:
     """A second writer of one run told so by design (exit 2, "is being written by process")."""
-    return launch.code == 2 and "is being written by process" in last_line(launch.err)
+    return launch.code == 2 and "is being written by" in last_line(launch.err)
 
 
 def last_line(path: Path) -> str:
