@@ -172,3 +172,35 @@ def test_written_files_and_folders_honour_the_umask(tmp_path: Path) -> None:
         os.umask(old)
     modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
     assert modes == {"a.txt": 0o640, "b.parquet": 0o640, "c": 0o750, "d.txt": 0o644, "e": 0o755}
+
+
+def test_a_replaced_folder_is_never_missing_for_a_reader(tmp_path: Path) -> None:
+    # `execute --force` replaces a result folder while `plot` may read it (the soak saw a plot
+    # find queries.parquet missing between the two renames of the old replacement)
+    import threading
+
+    from autoslo.atomic import replace_dir
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "queries.parquet").write_text("0")
+    missing = 0
+    done = threading.Event()
+
+    def read() -> None:
+        nonlocal missing
+        while not done.is_set():
+            missing += not (folder / "queries.parquet").exists()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for i in range(300):
+            with replace_dir(folder) as tmp:
+                (tmp / "queries.parquet").write_text(str(i))
+    finally:
+        done.set()
+        reader.join()
+    assert missing == 0
+    assert (folder / "queries.parquet").read_text() == "299"
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary folder left
