@@ -62,9 +62,7 @@ def assert_engine_variants_agree(args: tuple) -> None:
     plain one applies (the dispatcher picks plain for processor sharing)."""
     from autoslo.sim import _engine
 
-    law, weight, memory = args[9], args[10], args[11]
-    if weight.shape[0] or memory.shape[0] or law[_engine.LAW_SLOWDOWN_EXPONENT] != 1.0 or (
-            law[_engine.LAW_WARMUP_S] > 0 and law[_engine.LAW_COLD_FRACTION] != 1.0):
+    if not _engine.plain_applies(*args[9:12]):  # law, weight, memory
         return
     plain, general = _engine._plain_loop(*args), _engine._general_loop(*args)
     for a, b in zip(plain, general, strict=True):

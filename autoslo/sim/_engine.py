@@ -571,6 +571,13 @@ _general_loop = _compile_event_loop(True)
 _plain_loop = _compile_event_loop(False)
 
 
+def plain_applies(law: np.ndarray, weight: np.ndarray, memory: np.ndarray) -> bool:
+    """Whether the law is processor sharing (no weights, memory, slowdown exponent or warm-up),
+    which the plain compiled variant runs."""
+    return (weight.shape[0] == 0 and memory.shape[0] == 0 and law[LAW_SLOWDOWN_EXPONENT] == 1.0
+            and (law[LAW_WARMUP_S] <= 0.0 or law[LAW_COLD_FRACTION] == 1.0))
+
+
 def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_burst, spec_burst,
                qmap, law, weight, memory, initial_specs, router, max_clusters, spin_up_delay,
                sched_t, sched_spec, sched_life, as_on, as_spec, as_threshold, as_window,
@@ -578,10 +585,7 @@ def event_loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_bu
     """Run the engine (arguments as `PreparedRun.engine_args`): the plain compiled variant when the
     contention law is processor sharing, the general one otherwise. Both give the same results
     where the plain one applies (tested)."""
-    plain = (weight.shape[0] == 0 and memory.shape[0] == 0
-             and law[LAW_SLOWDOWN_EXPONENT] == 1.0
-             and (law[LAW_WARMUP_S] <= 0.0 or law[LAW_COLD_FRACTION] == 1.0))
-    loop = _plain_loop if plain else _general_loop
+    loop = _plain_loop if plain_applies(law, weight, memory) else _general_loop
     return loop(arrival, runtime, spec_shape, spec_qoff, q_slots, q_timeout, q_burst, spec_burst,
                 qmap, law, weight, memory, initial_specs, router, max_clusters, spin_up_delay,
                 sched_t, sched_spec, sched_life, as_on, as_spec, as_threshold, as_window,

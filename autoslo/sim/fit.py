@@ -7,7 +7,7 @@ sharing is a special case of the law, and the best processor-sharing capacity is
 search starts, so the fitted model reproduces its own training log at least as well as
 processor sharing does. Search: a capacity grid under processor sharing, then Optuna's seeded
 TPE over every parameter, then Nelder-Mead from the best point. A bootstrap over the scored
-queries (each resample refitted from the fitted law) says how well the log determines the
+queries (each resample searched afresh from the fitted law) says how well the log determines the
 parameters. Deterministic for a seed.
 """
 
@@ -257,12 +257,7 @@ def fit_contention(data: FitData, config: ExecutionConfig, *, model: LatencyMode
     space = _Space(horizon_s=float(data.workload.queries["arrival_s"].max()), memory=memory,
                    max_capacity=max_capacity)
 
-    def loss(law: SharingLaw, weights: np.ndarray) -> float:
-        errors = log_errors(replayer.latency_s(law)[scored], measured[scored])
-        if objective == "median":
-            return float(np.median(np.repeat(errors, weights.astype(np.int64))))
-        return float(np.dot(errors, weights) / weights.sum())
-
+    loss = _loss_on(replayer, measured, scored, objective)
     uniform = np.ones(int(scored.sum()))
     ps_law, ps_loss = _best_processor_sharing(lambda law: loss(law, uniform), max_capacity)
     selection = _select_family(replayer, data, space, objective, trials, seed, max_capacity) \
@@ -298,6 +293,19 @@ def fit_contention(data: FitData, config: ExecutionConfig, *, model: LatencyMode
     return ContentionModel(law=law, samples=tuple(samples), fit=fit)
 
 
+def _loss_on(replayer: Replayer, measured: np.ndarray, mask: np.ndarray, objective: str
+             ) -> Callable[..., float]:
+    """The fit's loss on the `mask` queries: the mean (or median) |log error| of a law, each query
+    counted `weights` times (a bootstrap resample; none: once each)."""
+    def loss(law: SharingLaw, weights: np.ndarray | None = None) -> float:
+        errors = log_errors(replayer.latency_s(law)[mask], measured[mask])
+        counts = np.ones(errors.shape[0]) if weights is None else weights
+        if objective == "median":
+            return float(np.median(np.repeat(errors, counts.astype(np.int64))))
+        return float(np.dot(errors, counts) / counts.sum())
+    return loss
+
+
 def _select_family(replayer: Replayer, data: FitData, space: _Space, objective: str, trials: int,
                    seed: int, max_capacity: float) -> dict[str, Any]:
     """Choose the model class by how well it predicts what it was not fitted on: each class is
@@ -316,20 +324,13 @@ def _select_family(replayer: Replayer, data: FitData, space: _Space, objective: 
         return {"chosen": "full", "reason": f"{held} held-out queries: too few to choose a class "
                 f"(needs {MIN_VALIDATION}), the full class is fitted"}
     measured = data.measured_latency_s
-
-    def errors_on(mask: np.ndarray, law: SharingLaw) -> np.ndarray:
-        return log_errors(replayer.latency_s(law)[mask], measured[mask])
-
-    def fit_early(law: SharingLaw) -> float:
-        errors = errors_on(early, law)
-        return float(np.median(errors) if objective == "median" else np.mean(errors))
-
+    fit_early = _loss_on(replayer, measured, early, objective)
     ps_law, _ = _best_processor_sharing(fit_early, max_capacity)
     held_out: dict[str, np.ndarray] = {}
     for family in FAMILIES:
         law = ps_law if family == "processor_sharing" else _search(
             dataclasses.replace(space, family=family), fit_early, ps_law, trials, seed)
-        held_out[family] = errors_on(late, law)
+        held_out[family] = log_errors(replayer.latency_s(law)[late], measured[late])
     best = min(FAMILIES, key=lambda f: (float(held_out[f].mean()), FAMILIES.index(f)))
 
     errors = held_out[best]
@@ -389,38 +390,37 @@ RESTARTS = 3  # Nelder-Mead starts from the best distinct TPE points (the loss h
 
 
 def _search(space: _Space, loss: Callable[[SharingLaw], float], start: SharingLaw, trials: int,
-            seed: int, *, refine_only: bool = False) -> SharingLaw:
-    """TPE over the space from `start` (unless only refining), then Nelder-Mead from the best
-    few points it found; the lowest loss wins (ties: the earlier start)."""
+            seed: int) -> SharingLaw:
+    """TPE over the space from `start`, then Nelder-Mead from the best few points it found and
+    the space's anchors; the lowest loss wins (ties: the earlier start)."""
     import optuna
     from scipy.optimize import minimize
 
     starts = [(loss(start), start)]
-    if not refine_only:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=30)
-        study = optuna.create_study(sampler=sampler)
-        study.enqueue_trial({name: min(max(getattr(start, name) or low, low), high)
-                             for name, (low, high, _) in space.bounds().items()})
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=30)
+    study = optuna.create_study(sampler=sampler)
+    study.enqueue_trial({name: min(max(getattr(start, name) or low, low), high)
+                         for name, (low, high, _) in space.bounds().items()})
 
-        def objective(trial: optuna.Trial) -> float:
-            values = {name: trial.suggest_float(name, low, high, log=log)
-                      for name, (low, high, log) in space.bounds().items()}
-            return loss(space.law(values))
+    def objective(trial: optuna.Trial) -> float:
+        values = {name: trial.suggest_float(name, low, high, log=log)
+                  for name, (low, high, log) in space.bounds().items()}
+        return loss(space.law(values))
 
-        study.optimize(objective, n_trials=trials)
-        ranked = sorted((t for t in study.trials if t.value is not None),
-                        key=lambda t: (t.value, t.number))
-        seen = {repr(start)}
-        for trial in ranked:
-            law = space.law(trial.params)
-            if repr(law) not in seen and len(starts) < RESTARTS:
-                seen.add(repr(law))
-                starts.append((float(trial.value), law))
-        starts += [(loss(law), law) for law in space.anchors(start)]
+    study.optimize(objective, n_trials=trials)
+    ranked = sorted((t for t in study.trials if t.value is not None),
+                    key=lambda t: (t.value, t.number))
+    seen = {repr(start)}
+    for trial in ranked:
+        law = space.law(trial.params)
+        if repr(law) not in seen and len(starts) < RESTARTS:
+            seen.add(repr(law))
+            starts.append((float(trial.value), law))
+    starts += [(loss(law), law) for law in space.anchors(start)]
     best_loss, best_law = min(starts, key=lambda item: item[0])
-    budget = trials if refine_only else max(trials, 2 * trials // len(starts))
-    for _, law in (starts[:1] if refine_only else starts):
+    budget = max(trials, 2 * trials // len(starts))
+    for _, law in starts:
         result = minimize(lambda u: loss(space.from_vector(u)), space.to_vector(law),
                           method="Nelder-Mead",
                           options={"maxfev": budget, "xatol": 1e-4, "fatol": 1e-6})
