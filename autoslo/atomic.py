@@ -16,8 +16,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from autoslo.errors import AutosloError
+
+E = TypeVar("E", bound=BaseException)
 
 
 class BusyError(AutosloError):
@@ -57,6 +60,19 @@ def raise_when_safe(exc: BaseException) -> None:
         _pending.append(exc)
         return
     raise exc
+
+
+def raised_within(exc: BaseException | None, kind: type[E]) -> E | None:
+    """The `kind` exception behind `exc`, if any: a signal handler's exception raised while a
+    library runs Python on its own behalf (numba unpickling a constant inside compiled code, say)
+    comes back wrapped, as the cause or context of a `SystemError` or the library's own error."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def current_umask() -> int:
