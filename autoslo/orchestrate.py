@@ -49,7 +49,7 @@ def task_runner() -> Any:
     address = os.environ.get(RAY_ADDRESS_ENV)
     if address:
         return CheckedRayTaskRunner(address=address)
-    return CheckedRayTaskRunner(init_kwargs={"num_cpus": os.cpu_count() or 2,
+    return CheckedRayTaskRunner(init_kwargs={"address": "local", "num_cpus": os.cpu_count() or 2,
                                              "include_dashboard": False, "log_to_driver": False})
 
 

@@ -74,7 +74,7 @@ class RayActorEvaluator:
         on_term = signal.getsignal(signal.SIGTERM) if main else None
         try:
             if address is None:
-                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False,
                          configure_logging=False, ignore_reinit_error=True)
             else:
                 ray.init(address=address, log_to_driver=False, configure_logging=False,

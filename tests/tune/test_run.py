@@ -93,7 +93,12 @@ def test_same_inputs_same_trials(data_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_parallel_trials_on_ray_nsga2_and_a_forecast_workload(data_dir: Path, cli) -> None:
+def test_parallel_trials_on_ray_nsga2_and_a_forecast_workload(data_dir: Path, cli,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    # a cluster's address left in the environment (or by a dead cluster) must not capture a
+    # local run: ray.init(num_cpus=...) tried to attach to it and failed
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
     history = cli("workload", "generate", "data/generators/diurnal.yml")
     assert history.code == 0
     tree = DataTree(data_dir)

@@ -121,7 +121,7 @@ def run_search(train_rows: pl.DataFrame, val_rows: pl.DataFrame, prep: Preproces
         from autoslo.reaper import watch
 
         watch()  # the Ray started here dies with this process, even when it is killed
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
                  configure_logging=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
         if callable(on_term):  # ray.init makes SIGTERM a plain exit; the caller's stays
             signal.signal(signal.SIGTERM, on_term)
