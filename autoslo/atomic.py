@@ -75,6 +75,20 @@ def raised_within(exc: BaseException | None, kind: type[E]) -> E | None:
     return None
 
 
+@contextmanager
+def unwrapped(kind: type[BaseException]) -> Iterator[None]:
+    """Let a `kind` exception (a signal handler's) out of the block as itself, also when a library
+    wrapped it on the way (see `raised_within`)."""
+    try:
+        yield
+    except kind:
+        raise
+    except BaseException as exc:
+        if (found := raised_within(exc, kind)) is not None:
+            raise found from None
+        raise
+
+
 def current_umask() -> int:
     """The process's umask, read without changing it where the system tells it (Linux)."""
     try:

@@ -178,7 +178,7 @@ def run_script(call: Callable[[], Any]) -> None:
     when SIGINT or SIGTERM stopped it, else 2, with the reason on stderr."""
     import signal
 
-    from autoslo.atomic import raise_when_safe, raised_within
+    from autoslo.atomic import raise_when_safe, unwrapped
 
     def interrupt(signum: int, _frame: object) -> None:
         raise_when_safe(KeyboardInterrupt(signal.Signals(signum).name))
@@ -186,15 +186,8 @@ def run_script(call: Callable[[], Any]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):  # SIGTERM stops a flow like Ctrl-C: exit 130
         signal.signal(sig, interrupt)
     try:
-        try:
-            with prefect_api():
-                state = call()
-        except (KeyboardInterrupt, SystemExit, AutosloError):
-            raise
-        except BaseException as exc:  # a signal wrapped by a library is still a signal
-            if (found := raised_within(exc, KeyboardInterrupt)) is not None:
-                raise found from None
-            raise
+        with unwrapped(KeyboardInterrupt), prefect_api():  # a wrapped signal is still a signal
+            state = call()
     except AutosloError as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(2) from None

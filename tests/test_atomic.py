@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-from autoslo.atomic import raised_within
+from autoslo.atomic import raised_within, unwrapped
 
 cli_app = importlib.import_module("autoslo.cli.app")
 
@@ -47,3 +47,12 @@ def test_the_command_line_exits_130_on_a_wrapped_interrupt(monkeypatch: pytest.M
         cli_app.main()
     assert exited.value.code == 130
     assert capsys.readouterr().err.strip() == "interrupted (SIGTERM): nothing half-written was left"
+
+
+def test_unwrapped_lets_the_signal_out_as_itself_and_other_errors_unchanged() -> None:
+    interrupt = KeyboardInterrupt("SIGINT")
+    with pytest.raises(KeyboardInterrupt) as caught, unwrapped(KeyboardInterrupt):
+        raise _wrapped_by_numba_like_code(interrupt)
+    assert caught.value is interrupt
+    with pytest.raises(SystemError, match="plain"), unwrapped(KeyboardInterrupt):
+        raise SystemError("plain")

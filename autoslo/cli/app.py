@@ -126,17 +126,11 @@ def main() -> None:
 
 def _run() -> None:
     """The app, with user mistakes as one line on stderr and exit code 2."""
-    try:
-        try:
-            result = app(standalone_mode=False, prog_name="autoslo")
-        except Interrupted:
-            raise
-        except BaseException as exc:  # a signal wrapped by a library is still a signal
-            from autoslo.atomic import raised_within
+    from autoslo.atomic import unwrapped
 
-            if (found := raised_within(exc, Interrupted)) is not None:
-                raise found from None
-            raise
+    try:
+        with unwrapped(Interrupted):  # a signal wrapped by a library is still a signal
+            result = app(standalone_mode=False, prog_name="autoslo")
     except AutosloError as exc:
         typer.echo(str(exc), err=True)
         sys.exit(exc.exit_code)
