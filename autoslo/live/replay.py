@@ -194,6 +194,9 @@ class Replay:
         for cluster, endpoint in zip(initial, endpoints, strict=True):
             self.endpoint[cluster.index] = endpoint
         ctl.warm_up()
+        if self.checkpoint is not None:  # the first one compiles the tabulation (seconds when
+            self.t0 = time.monotonic()   # numba's cache is cold): before the clock starts
+            self.checkpoint(self.snapshot())
         began = time.monotonic()
         self.t0 = began
         held: tuple[Any, ...] | None = None

@@ -11,7 +11,6 @@ torn down in every case but SIGKILL, whose orphans the next run (or `autoslo liv
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import numpy as np
 import polars as pl
 import yaml
 
-from autoslo.atomic import write_text
+from autoslo.atomic import replace_file, write_text
 from autoslo.combinations import Combination
 from autoslo.config.manifests import LiveSettings
 from autoslo.datatree import DataTree, display_path
@@ -320,7 +319,8 @@ def _quantile(values: np.ndarray, q: float) -> float | None:
 def _write_tables(folder: Path, queries: pl.DataFrame, clusters: pl.DataFrame,
                   summary: dict[str, Any], errors: list[tuple[int, str, str]],
                   query_ids: pl.Series) -> None:
-    """The same tables as a simulator folder, plus errors.parquet; each file renamed into place."""
+    """The same tables as a simulator folder, plus errors.parquet; each file renamed into place
+    (a checkpoint's reader sees a whole table, the last one or the one before)."""
     ids = query_ids.to_list()
     error_frame = pl.DataFrame(
         {"query_id": [ids[j] if j >= 0 else None for j, _, _ in errors],
@@ -328,9 +328,8 @@ def _write_tables(folder: Path, queries: pl.DataFrame, clusters: pl.DataFrame,
         schema={"query_id": pl.Int64, "status": pl.String, "error": pl.String})
     for name, frame in (("queries.parquet", queries), ("clusters.parquet", clusters),
                         ("errors.parquet", error_frame)):
-        tmp = folder / f".{name}.tmp"
-        frame.write_parquet(tmp)
-        os.replace(tmp, folder / name)
+        with replace_file(folder / name) as tmp:
+            frame.write_parquet(tmp)
     write_text(folder / "summary.yml", yaml.safe_dump(summary, sort_keys=False))
 
 

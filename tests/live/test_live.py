@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import re
 import shutil
@@ -148,11 +149,17 @@ def test_autoscaler_and_scheduled_spin_ups_run_live(data_dir: Path, cli, live_ho
 
 
 def _ok_rows_checkpointed(data_dir: Path) -> int:
-    """How many queries finished ok in the tables the live run checkpointed so far."""
+    """How many queries finished ok in the tables the live run checkpointed so far. The file is
+    read into memory in one go: polars opens a path more than once (metadata, then pages), and a
+    checkpoint renamed in between would pair one file's footer with the next one's pages."""
     tables = list((data_dir / "runs").glob("*/queries.parquet"))
     if not tables:
         return 0
-    return pl.read_parquet(tables[0]).filter(pl.col("status") == "ok").height
+    try:
+        frame = pl.read_parquet(io.BytesIO(tables[0].read_bytes()))
+    except FileNotFoundError:  # between the glob and the read, only if the run folder went away
+        return 0
+    return frame.filter(pl.col("status") == "ok").height
 
 
 def _tagged_processes(tag: str) -> dict[int, str]:
@@ -181,10 +188,15 @@ def _start_live_run(data_dir: Path, live_home: Path, name: str,
                                 str(manifest), "--live"], env=env, cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while _ok_rows_checkpointed(data_dir) < 2:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    try:
+        while _ok_rows_checkpointed(data_dir) < 2:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    except BaseException:  # stop what this started, so one failure does not leave servers behind
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=120)
+        raise
     return process
 
 
